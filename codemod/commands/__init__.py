@@ -1,0 +1,1 @@
+"""Click commands, one module per family: `fix` (diagnose and repair a script), `static` (scan, migrate)."""

@@ -1,0 +1,1 @@
+"""The rewrite rules, one module per rule code (IPF001-IPF008)."""
