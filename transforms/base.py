@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # libcst is only needed where a rewrite happens
     import libcst as cst
 
     from transforms.context import FileContext
+    from transforms.rewriter import RewriteContext
 
 
 class FixSafety(str, Enum):
@@ -82,15 +83,38 @@ class RewriteResult:
     """What a rewrite did to one file's source."""
 
     source: str
-    applied: tuple[Position, ...] = field(default=())
+    applied: tuple[Position, ...] = field(default=())  # positions rewritten (any rule)
+    applied_by_rule: tuple[tuple[str, Position], ...] = field(default=())  # (code, position)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A syntactic site a rule could rewrite, before evidence and context are consulted.
+
+    `node` is the stdlib-ast node whose start is the rewrite position; `end` bounds it
+    (used by `locate` to pick the innermost node containing a runtime column).
+    """
+
+    node: ast.AST
+    position: Position
+    end: Position
+    fixable: bool = True
+    note: str = ""
 
 
 class Rule:
     """A rule is a small class that carries its own metadata and examples.
 
-    Subclasses set the class attributes and implement `find` (stdlib `ast`)
-    and `transformer` (libcst). `valid` is code the rule must leave alone and
-    not flag; `invalid` is code it must flag, each with its exact rewrite.
+    Detection (`candidates` + `find`) uses stdlib `ast` through a shared FileContext.
+    Rewriting uses hooks that one composite libcst transformer calls during a single
+    pass over a single parse (transforms/rewriter.py): `fix_expr` for expression
+    nodes of the types in `expr_nodes`, `fix_line` for statement-level rewrites.
+    `valid` is code the rule must leave alone and not flag; `invalid` is code it must
+    flag, each with its exact rewrite.
     """
 
     code: ClassVar[str]
@@ -102,14 +126,39 @@ class Rule:
     bulk_default: ClassVar[bool] = True  # False: opt-in under `scan`/`migrate` (IPF005)
     valid: ClassVar[tuple[str, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
+    expr_nodes: ClassVar[tuple[type, ...]] = ()  # libcst node types handed to fix_expr
+    statement_level: ClassVar[bool] = False  # fix_line is called for lines holding a target
+
+    def candidates(self, ctx: "FileContext") -> list[Candidate]:
+        """Every syntactic site, ignoring tensor evidence and context (used by `locate`)."""
+        raise NotImplementedError
 
     def find(self, ctx: "FileContext") -> list[Finding]:
         """Flag every site in the file; never raises on odd but valid code."""
         raise NotImplementedError
 
-    def transformer(self, targets: frozenset[Position]) -> "cst.CSTTransformer":
-        """A libcst transformer that rewrites only the nodes starting at `targets`."""
-        raise NotImplementedError
+    def fix_expr(self, original: "cst.CSTNode", updated: "cst.CSTNode", rc: "RewriteContext") -> "cst.CSTNode | None":
+        """Rewrite one targeted expression node; None leaves it alone."""
+        return None
+
+    def fix_line(self, original: "cst.CSTNode", updated: "cst.CSTNode", index: int, rc: "RewriteContext") -> "object | None":
+        """Rewrite small statement `index` of a targeted line (SimpleStatementLine or
+        SimpleStatementSuite). Returns the new line, a FlattenSentinel, a compound
+        statement, or None to leave it alone."""
+        return None
+
+    def finding(self, ctx: "FileContext", cand: Candidate, *, confidence: Confidence = Confidence.HIGH,
+                safety: FixSafety | None = None, note: str = "", fixable: bool | None = None,
+                message: str | None = None) -> Finding:
+        """Build a Finding for a candidate with this rule's code and message."""
+        ok = cand.fixable if fixable is None else fixable
+        return Finding(
+            path=ctx.path, line=cand.position.line, col=cand.position.col, code=self.code,
+            message=message or self.message, end_line=cand.end.line, end_col=cand.end.col,
+            confidence=confidence, fixable=ok,
+            safety=(safety or self.safety) if ok else FixSafety.NONE,
+            note="; ".join(x for x in (note, cand.note) if x),
+        )
 
 
 def node_position(node: ast.AST, ctx: "FileContext") -> Position:

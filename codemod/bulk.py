@@ -1,0 +1,95 @@
+"""Many files at once: `lint_file` over a process pool, results in a fixed order.
+
+Workers finish in any order; results are returned in the order of the targets
+(sorted by path), so output never changes from run to run or with `--jobs`.
+Small runs stay in-process: starting workers costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+
+from codemod.discovery import Target
+from codemod.lint import FileResult, LintOptions, lint_file
+
+__all__ = ["IN_PROCESS_MAX", "Job", "default_jobs", "run_many"]
+
+IN_PROCESS_MAX = 24  # below this many files a pool is slower than one process
+CHUNKS_PER_WORKER = 6  # enough chunks to balance uneven files, few enough to keep IPC cheap
+
+
+def default_jobs() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+Job = tuple[Target, LintOptions]  # options can differ per file: each path has its own config
+
+
+def _lint_chunk(chunk: Sequence[tuple[int, Job]]) -> list[tuple[int, FileResult]]:
+    return [(index, lint_file(target.path, target.display, options)) for index, (target, options) in chunk]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # fork shares the already-imported rules with the workers (no re-import per worker);
+    # elsewhere (macOS, Windows) fork is unsafe or missing, so use the platform default.
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def run_many(
+    work: Sequence[Job],
+    jobs: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> tuple[FileResult, ...]:
+    """`lint_file` for every (target, options) pair; `on_done(n)` is called as each n files finish."""
+    jobs = jobs or default_jobs()
+    indexed = list(enumerate(work))
+    results: dict[int, FileResult] = {}
+    if jobs > 1 and len(indexed) >= IN_PROCESS_MAX:
+        _preload(any(options.fix for _, options in work))
+        # largest files first, round-robin into chunks: no worker is left with the giants
+        by_size = sorted(indexed, key=lambda item: -_size(item[1][0]))
+        count = min(len(by_size), jobs * CHUNKS_PER_WORKER)
+        chunks = [by_size[i::count] for i in range(count)]
+        pending: dict[Future[list[tuple[int, FileResult]]], list[tuple[int, Job]]] = {}
+        try:
+            with ProcessPoolExecutor(max_workers=min(jobs, count), mp_context=_context()) as pool:
+                pending = {pool.submit(_lint_chunk, chunk): chunk for chunk in chunks}
+                for future in as_completed(pending):
+                    done = future.result()
+                    results.update(done)
+                    if on_done:
+                        on_done(len(done))
+        except BrokenProcessPool:
+            pass  # a worker died (out of memory, a crash in a native parser): finish in-process
+    for index, (target, options) in indexed:
+        if index not in results:
+            results[index] = lint_file(target.path, target.display, options)
+            if on_done:
+                on_done(1)
+    return tuple(results[index] for index, _ in indexed)
+
+
+def _preload(fix: bool) -> None:
+    """Import the rules (and libcst when rewriting) once, before the fork, not once per worker."""
+    import transforms.api  # noqa: F401
+
+    if fix:
+        import libcst  # noqa: F401
+
+
+def _size(target: Target) -> int:
+    try:
+        return target.path.stat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,219 @@
+"""`inplace-fix SCRIPT` (the `fix` command) and `inplace-fix run -m MODULE`.
+
+A thin layer over codemod.diagnose: parse options, check the input (exit 2 with one
+line, nothing run), run the script under the runtime, print the diagnosis or the
+JSON report, and return DESIGN.md's exit code. With --json standard output holds
+the report only; the script's own output goes to standard error.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from codemod.console import Console
+from codemod.exit_codes import ExitCode
+
+__all__ = ["fix_command", "run_command"]
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  no in-place problem found (or, with --apply, every fix applied and verified)
+  1  a problem was found and is not fixed
+  2  usage or input error: missing file, syntax error, bad option or interpreter
+  3  the script failed for another reason (its traceback is shown) or timed out"""
+
+
+class InputFailure(click.ClickException):
+    """A one-line input error: `inplace-fix: error: ...` on stderr, exit 2, no usage dump."""
+
+    exit_code = int(ExitCode.USAGE)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"inplace-fix: error: {self.format_message()}", err=True)
+
+
+class OneLineErrors(click.Command):
+    """Turns click's usage errors (unknown option, bad value) into one line, exit 2."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            hint = f" (see `inplace-fix {'run ' if self.name == 'run' else ''}--help`)"
+            raise InputFailure(exc.format_message().rstrip(".") + hint) from None
+
+
+def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `fix` and `run` share (DESIGN.md, issues 3 and 4)."""
+    decorators = [
+        click.option("--json", "json_output", is_flag=True,
+                     help="Print the JSON report on stdout (the script's output goes to stderr)."),
+        click.option("--steps", type=click.IntRange(min=1), default=3, show_default=True, metavar="N",
+                     help="Stop the script cleanly after N successful backward calls."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0,
+                     show_default=True, metavar="S",
+                     help="Stop the script and every process it started after S seconds (exit 3)."),
+        click.option("--python", "python", default=sys.executable, show_default="this interpreter",
+                     metavar="PY", help="The interpreter that runs the script (it needs torch)."),
+        click.option("--root", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR",
+                     help="Project root: frames under it are yours, the rest is library code "
+                          "[default: the git top-level above the script, else its folder]."),
+        click.option("--anomaly", is_flag=True,
+                     help="Also run torch's anomaly detection as a cross-check (slower)."),
+        click.option("--apply", "apply_fix", is_flag=True,
+                     help="Rewrite the located sites, re-run, verify loss and gradients; roll back "
+                          "if not verified."),
+        click.option("--max-rounds", type=click.IntRange(min=1), default=5, show_default=True, metavar="N",
+                     help="With --apply: fix, re-run and fix again at most N times."),
+        click.option("--unsafe-fixes", is_flag=True,
+                     help="With --apply: also use rewrites that can change behaviour through aliasing."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _execute(*, script: str | None, module: str | None, script_args: tuple[str, ...], json_output: bool,
+             steps: int, timeout: float, python: str, root: str | None, anomaly: bool, apply_fix: bool,
+             max_rounds: int, unsafe_fixes: bool) -> int:
+    from codemod.diagnose import InputError, Request, check_request, diagnose, report_dict, to_json
+
+    request = Request(script=script, module=module, args=tuple(script_args), steps=steps, timeout=timeout,
+                      python=python, root=root, anomaly=anomaly)
+    try:
+        if apply_fix:
+            return _apply(check_request(request), json_output=json_output, max_rounds=max_rounds,
+                          unsafe_fixes=unsafe_fixes)
+        # With --json the script's stdout goes to our stderr: stdout is the report's.
+        diagnosis = diagnose(request, stdout=sys.stderr if json_output else sys.stdout, stderr=sys.stderr)
+    except InputError as exc:
+        raise InputFailure(str(exc)) from None
+    code = exit_code(diagnosis.status)
+    if diagnosis.status == "script-error":
+        _show_script_failure(diagnosis.script_error)
+    if json_output:
+        click.echo(to_json(report_dict(diagnosis)))
+    else:
+        from codemod.render.diagnosis import render_diagnosis
+
+        failed = diagnosis.status in ("script-error", "timeout") and not diagnosis.problems
+        stream = sys.stderr if failed else sys.stdout
+        sys.stdout.flush()
+        stream.write(render_diagnosis(diagnosis, Console(stream)))
+        stream.flush()
+    if diagnosis.status in ("script-error", "timeout") and json_output:
+        click.echo(f"inplace-fix: {diagnosis.request.target}: "
+                   + (diagnosis.message or "the script failed for another reason; its traceback is above"),
+                   err=True)
+    return code
+
+
+def _show_script_failure(error: Any) -> None:
+    """The script's own traceback, untouched, on stderr, as `python SCRIPT` would print it."""
+    if not error:
+        return
+    text = _strip_runner_frames(error.get("traceback") or "")
+    if not text and error.get("type") == "SystemExit":
+        message = str(error.get("message") or "")
+        text = "" if message.lstrip("-").isdigit() or message == "None" else message + "\n"
+    if text:
+        sys.stdout.flush()
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        sys.stderr.flush()
+
+
+_RUNNER_FRAME = re.compile(r'  File "(<frozen runpy>|[^"]*[/\\\\]runpy\.py)", line \d+, in \w+\n(    .*\n)?')
+
+
+def _strip_runner_frames(text: str) -> str:
+    """Drop runpy's frames from the top of the traceback: `python SCRIPT` does not show them."""
+    head = "Traceback (most recent call last):\n"
+    if not text.startswith(head):
+        return text
+    body = text[len(head):]
+    while (match := _RUNNER_FRAME.match(body)) is not None:
+        body = body[match.end():]
+    return head + body
+
+
+def exit_code(status: str) -> int:
+    """DESIGN.md's exit code for a report status."""
+    if status == "clean" or status == "fixed":
+        return int(ExitCode.OK)
+    if status in ("script-error", "timeout"):
+        return int(ExitCode.SCRIPT_FAILED)
+    return int(ExitCode.FOUND)
+
+
+def _apply(request: Any, *, json_output: bool, max_rounds: int, unsafe_fixes: bool) -> int:
+    """--apply: `codemod.fixer.apply.run_apply` does the work (rounds, verify, rollback).
+
+    Contract: `run_apply(request: codemod.diagnose.Request, *, json_output: bool,
+    max_rounds: int, unsafe_fixes: bool) -> int` gets a request already checked by
+    `check_request` (resolved interpreter and root), prints the human text or the
+    JSON report itself, and returns DESIGN.md's exit code. Until it exists this says
+    so (exit 2) instead of pretending to fix anything.
+    """
+    try:
+        from codemod.fixer.apply import run_apply  # type: ignore[import-not-found]
+    except ImportError:
+        raise InputFailure("--apply is not available in this build yet (no codemod.fixer.apply); "
+                           "run without --apply to see the diagnosis and the proposed diff") from None
+    return int(run_apply(request, json_output=json_output, max_rounds=max_rounds, unsafe_fixes=unsafe_fixes))
+
+
+FIX_HELP = f"""Run SCRIPT, find the in-place operation that breaks backward, and show the fix.
+
+Names both lines torch leaves out: the one that saved the tensor for backward and
+the one that modified it in place. The script runs in a subprocess of your
+interpreter (or --python) from the current directory, with the arguments after
+`--`, and stops cleanly after --steps backward calls or at the first problem.
+Nothing is written unless --apply is given.
+
+\b
+Examples:
+  inplace-fix train.py                   diagnose; print both lines and the proposed diff
+  inplace-fix train.py -- --epochs 1     arguments after -- go to the script
+  inplace-fix train.py --json | jq       the machine-readable report
+  inplace-fix train.py --apply           rewrite, re-run, verify; roll back if not verified
+  inplace-fix run -m pkg.train           a module, like `python -m pkg.train`
+
+{EXIT_CODES_HELP}
+"""
+
+
+@click.command("fix", cls=OneLineErrors, help=FIX_HELP,
+               context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("script", type=click.Path(path_type=str))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- ARGS]...")
+@_options
+def fix_command(script: str, script_args: tuple[str, ...], **options: Any) -> None:
+    sys.exit(_execute(script=script, module=None, script_args=script_args, **options))
+
+
+RUN_HELP = f"""Diagnose a module the way `python -m MODULE` runs it.
+
+Same as `inplace-fix SCRIPT`, for code started with `python -m` (sys.path[0] is the
+current directory, __name__ is "__main__").
+
+\b
+Examples:
+  inplace-fix run -m pkg.train
+  inplace-fix run -m pkg.train --json -- --epochs 1
+
+{EXIT_CODES_HELP}
+"""
+
+
+@click.command("run", cls=OneLineErrors, help=RUN_HELP,
+               context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-m", "module", required=True, metavar="MODULE", help="The module to run, as with `python -m`.")
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- ARGS]...")
+@_options
+def run_command(module: str, script_args: tuple[str, ...], **options: Any) -> None:
+    sys.exit(_execute(script=None, module=module, script_args=script_args, **options))

@@ -1,0 +1,90 @@
+"""The fixer's values: frozen, so a plan or an outcome can be passed around and compared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Site:
+    """A place in a source file as the runtime reported it (1-based line, 0-based col)."""
+
+    file: Path
+    line: int
+    col: int | None = None
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedFix:
+    """One rewrite: rule `rule` on the node that starts at (line, col) of `file`."""
+
+    problem: int  # index of the problem in the report it came from
+    rule: str
+    file: Path
+    line: int
+    col: int
+    title: str
+    site: str  # which runtime site the node was located from: modified_at, construction_at, ...
+
+
+@dataclass(frozen=True)
+class Unfixable:
+    """A problem no local rewrite fixes: `why` says what to change by hand."""
+
+    problem: int
+    why: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the planner decided for one round, in problem order."""
+
+    fixes: tuple[PlannedFix, ...] = ()
+    unfixable: tuple[Unfixable, ...] = ()
+
+    def for_problem(self, index: int) -> PlannedFix | Unfixable | None:
+        for item in (*self.fixes, *self.unfixable):
+            if item.problem == index:
+                return item
+        return None
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """The new text of one file, the exact bytes it will be written as, and its diff."""
+
+    path: Path
+    display: str  # the path as shown to the user (relative to cwd when under it)
+    before: str
+    after: str
+    data: bytes  # `after` encoded like the original (encoding, BOM)
+    diff: str
+    fixes: tuple[PlannedFix, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a fixed run proves the fix, and the one line a user can trust."""
+
+    verified: bool
+    status: str  # fixed | not-verified
+    why: str  # the reason in words (shown when not verified; a note otherwise)
+    values_compared: bool = True
+    method: str = "reference"  # reference | leaf-gradient | finite-difference
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round of --apply: the problems the run found and what was written for them."""
+
+    number: int
+    problems: tuple[dict[str, Any], ...]
+    fixes: tuple[PlannedFix, ...]
+    unfixable: tuple[Unfixable, ...]
+    files: tuple[str, ...]
+    verification: dict[str, Any] | None = None
+    status: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

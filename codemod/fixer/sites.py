@@ -1,0 +1,35 @@
+"""Where a file lies: inside the project (editable) or not (never edited)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_LIBRARY_PARTS = ("site-packages", "dist-packages")
+
+
+def resolve(path: str | Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def is_library(path: str | Path) -> bool:
+    """True for installed code (site-packages, dist-packages) and the stdlib."""
+    parts = resolve(path).parts
+    return any(part in _LIBRARY_PARTS for part in parts)
+
+
+def editable(path: str | Path, root: str | Path) -> bool:
+    """A file the fixer may rewrite: under the project root and not installed code."""
+    target, base = resolve(path), resolve(root)
+    if is_library(target) and not is_library(base):
+        return False
+    return target == base or base in target.parents
+
+
+def display(path: str | Path, cwd: str | Path | None = None) -> str:
+    """The path relative to the current directory when it lies under it (DESIGN.md)."""
+    target = resolve(path)
+    base = resolve(cwd if cwd is not None else os.getcwd())
+    if base in target.parents:
+        return target.relative_to(base).as_posix()
+    return str(path)

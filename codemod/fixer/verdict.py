@@ -1,0 +1,133 @@
+"""Does the fixed run prove the fix? DESIGN.md's oracle, plus the two cases it cannot judge.
+
+- Default: backward passes, every loss bitwise equal, the same leaves get gradients,
+  every gradient matches the clone-on-write reference.
+- Leaf error (IPF008): the original never reached backward, so there is nothing to
+  compare: the fixed run must pass its backward steps and the leaf must get a gradient.
+- Silent `.data` mutation the forward reads again: the reference is wrong too, so a
+  float64 directional finite-difference check decides; without one, never `fixed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from codemod.fixer.model import Verdict
+
+FD_TOLERANCE = 1e-6  # relative, float64 central difference
+
+
+def _flag(verification: Mapping[str, Any], key: str) -> bool:
+    return verification.get(key) is True
+
+
+def _diff(verification: Mapping[str, Any]) -> str:
+    value = verification.get("max_grad_diff")
+    return "unknown" if value is None else repr(float(value))
+
+
+def is_leaf_problem(problem: Mapping[str, Any]) -> bool:
+    return problem.get("kind") == "leaf-modified" or problem.get("rule") == "IPF008"
+
+
+def is_silent_problem(problem: Mapping[str, Any]) -> bool:
+    return problem.get("kind") == "silent-data-mutation"
+
+
+def _leaf_gets_grad(verification: Mapping[str, Any], problems: Sequence[Mapping[str, Any]]) -> bool | None:
+    """Whether the leaves the problems name still receive a gradient (None: not reported).
+
+    `grad_leaves` are the keys of the leaves with a gradient in the fixed run's last
+    backward call; a problem's `grad_of` (or its tensor's name) names what must be there.
+    """
+    if "leaf_has_grad" in verification:
+        return bool(verification["leaf_has_grad"])
+    leaves = verification.get("grad_leaves")
+    if leaves is None:
+        return None
+    names = {str(k) for p in problems for k in p.get("grad_of") or ()}
+    names |= {str((p.get("tensor") or {}).get("name")) for p in problems if is_leaf_problem(p)}
+    names.discard("None")
+    leaves = [str(leaf) for leaf in leaves]
+    if not leaves:
+        return False
+    wanted = [n for n in names if not n.startswith(("leaf#", "input#"))]
+    return all(any(leaf == n or leaf.endswith("." + n) for leaf in leaves) for n in wanted)
+
+
+def _fd(fd: Mapping[str, Any] | None) -> tuple[bool | None, str]:
+    """(passed, detail) of the runtime's float64 directional finite-difference check."""
+    if not fd:
+        return None, ""
+    if "ok" in fd or "passed" in fd:
+        passed = bool(fd.get("ok", fd.get("passed")))
+    elif "rel_err" in fd:
+        passed = float(fd["rel_err"]) <= FD_TOLERANCE
+    else:
+        return None, ""
+    detail = ", ".join(f"{k} {fd[k]!r}" for k in ("analytic", "numeric", "rel_err") if k in fd)
+    return passed, detail
+
+
+def judge(verification: Mapping[str, Any] | None, problems: Sequence[Mapping[str, Any]],
+          reference_calls: int | None = None) -> Verdict:
+    """The verdict for the final fixed run, given every problem fixed along the way."""
+    if not verification:
+        return Verdict(False, "not-verified", "the fixed run wrote no verification (runtime --compare)")
+    calls = verification.get("backward_calls")
+    if not _flag(verification, "backward_ok"):
+        return Verdict(False, "not-verified", "backward still fails in the fixed run")
+    if not calls:
+        return Verdict(False, "not-verified", "the fixed run made no backward call")
+    if reference_calls and calls < reference_calls:
+        return Verdict(False, "not-verified",
+                       f"the fixed run made {calls} backward calls, the reference {reference_calls}")
+
+    if not reference_calls and not verification.get("reference_backward_calls"):
+        # The original never reached backward (leaf error, view error): nothing to compare with.
+        has_grad = _leaf_gets_grad(verification, problems)
+        if has_grad is False:
+            return Verdict(False, "not-verified", "the modified leaf no longer receives a gradient",
+                           False, "leaf-gradient")
+        if has_grad is None:
+            return Verdict(False, "not-verified",
+                           "the runtime did not say whether the leaf still receives a gradient",
+                           False, "leaf-gradient")
+        return Verdict(True, "fixed", f"the leaves receive gradients ({calls} backward calls); "
+                       "values were not compared: the original never reached backward", False, "leaf-gradient")
+
+    matches = (_flag(verification, "losses_equal") and _flag(verification, "grads_equal")
+               and verification.get("same_leaves", True) is True)
+    if matches:
+        return Verdict(True, "fixed", f"loss and gradients match the reference (max diff {_diff(verification)})")
+
+    if any(is_silent_problem(p) for p in problems):
+        if not _flag(verification, "losses_equal"):
+            return Verdict(False, "not-verified", "the loss differs from the original's: the forward pass changed")
+        passed, detail = _fd(verification.get("fd_check"))
+        change = f"gradients changed from the original's by up to {_diff(verification)}"
+        if passed:
+            return Verdict(True, "fixed", f"loss matches; {change}, which the `.data` write had hidden; "
+                           f"a float64 finite-difference check confirms the new gradients ({detail})",
+                           True, "finite-difference")
+        why = ("the float64 finite-difference check disagrees with the new gradients" if passed is False
+               else "no finite-difference check was available to confirm them")
+        return Verdict(False, "not-verified", f"{change}; {why}", True, "finite-difference")
+
+    reasons = []
+    if not _flag(verification, "losses_equal"):
+        reasons.append("the loss differs from the reference")
+    if verification.get("same_leaves", True) is not True:
+        reasons.append("a different set of leaves receives gradients")
+    if not _flag(verification, "grads_equal"):
+        reasons.append(f"gradients differ from the reference (max diff {_diff(verification)})")
+    return Verdict(False, "not-verified", "; ".join(reasons) or "the fixed run does not match the reference")
+
+
+def summary_line(verdict: Verdict, problems: int, files: int, verification: Mapping[str, Any] | None) -> str:
+    """The last line of the human output: one sentence a user can trust."""
+    noun = "problem" if problems == 1 else "problems"
+    fnoun = "file" if files == 1 else "files"
+    if verdict.verified:
+        return f"fixed {problems} {noun} in {files} {fnoun}; backward passes; {verdict.why}"
+    return f"not fixed: {verdict.why}; every edited file was restored byte for byte"

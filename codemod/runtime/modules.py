@@ -1,0 +1,97 @@
+"""Where modules were built, and what their parameters are called.
+
+Why: when `nn.ReLU(inplace=True)` runs inside an `nn.Sequential`, the write happens
+in torch's own file; the line to edit is where the module was *constructed*. We
+patch `nn.Module.__setattr__` (only `inplace = <truthy>` costs anything) to note the
+project frame of the construction, and `nn.Module.__init__` to remember every module
+in construction order, so leaves can be keyed by stable qualified names ("fc.weight").
+"""
+from __future__ import annotations
+
+import sys
+import weakref
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+
+class ModuleSites:
+    def __init__(self, frames: Any) -> None:
+        self.frames = frames
+        self.sites: "weakref.WeakKeyDictionary[nn.Module, Any]" = weakref.WeakKeyDictionary()
+        self.all: list = []  # weakrefs, construction order
+        self._orig_setattr = None
+        self._orig_init = None
+
+    def install(self) -> None:
+        orig_setattr = nn.Module.__setattr__
+        orig_init = nn.Module.__init__
+        sites = self.sites
+        capture = self.frames.capture
+        allmods = self.all
+
+        def __setattr__(mod, name, value):  # noqa: N807
+            if name == "inplace" and value is True:
+                try:
+                    sites[mod] = capture(sys._getframe(1))[0]
+                except Exception:
+                    pass
+            return orig_setattr(mod, name, value)
+
+        def __init__(mod, *args, **kwargs):  # noqa: N807
+            orig_init(mod, *args, **kwargs)
+            try:
+                allmods.append(weakref.ref(mod))
+            except Exception:
+                pass
+
+        __init__.__wrapped__ = orig_init  # type: ignore[attr-defined]
+        self._orig_setattr, self._orig_init = orig_setattr, orig_init
+        nn.Module.__setattr__ = __setattr__  # type: ignore[method-assign]
+        nn.Module.__init__ = __init__  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._orig_setattr is not None:
+            nn.Module.__setattr__ = self._orig_setattr  # type: ignore[method-assign]
+            nn.Module.__init__ = self._orig_init  # type: ignore[method-assign]
+
+    def inplace_module_for(self, frame: Any) -> tuple[Any, Optional[str]]:
+        """The in-place module whose forward (below the project frame) did the write."""
+        f = frame
+        found = (None, None)
+        while f is not None and not self.frames.is_project(f.f_code.co_filename):
+            if f.f_code.co_name == "forward":
+                mod = f.f_locals.get("self")
+                if isinstance(mod, nn.Module) and getattr(mod, "inplace", False):
+                    return self.sites.get(mod), type(mod).__name__
+            f = f.f_back
+        return found
+
+    def param_names(self) -> dict[int, str]:
+        """id(parameter) -> qualified name, from root modules in construction order.
+
+        A name that two roots share gets the root's class name and index as prefix.
+        """
+        mods = [m for m in (r() for r in self.all) if m is not None]
+        children: set[int] = set()
+        for m in mods:
+            for c in m.children():
+                children.add(id(c))
+        roots = [m for m in mods if id(m) not in children]
+        names: dict[int, str] = {}
+        used: dict[str, int] = {}
+        for k, root in enumerate(roots):
+            for n, p in root.named_parameters(remove_duplicate=True):
+                if id(p) in names:
+                    continue
+                key = n
+                if key in used:
+                    key = f"{type(root).__name__}#{k}.{n}"
+                used[key] = 1
+                names[id(p)] = key
+        return names
+
+
+def is_param(t: torch.Tensor) -> bool:
+    return isinstance(t, nn.Parameter)

@@ -1,0 +1,125 @@
+"""Build and write the runtime's JSON report (DESIGN.md's report + the spec's fields).
+
+Why its own module: it is the contract with the engine (codemod/diagnose.py), which
+never imports torch. Everything here is plain data; sites are resolved to
+{file (absolute), line, col (0-based chars), code, op} only now.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from typing import Any, Optional
+
+from . import frames as frames_mod
+
+try:
+    from codemod import __version__ as VERSION
+except Exception:  # pragma: no cover - launched without the package importable
+    VERSION = "0.1.0"
+
+_IDENT = re.compile(r"^\s*(?:return\s+)?([A-Za-z_][\w.]*?)(?:\[|\s*[-+*/@%&|^<>]*=[^=]|\.\w+_\(|\.data\b)")
+_ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?::[^=]+)?=[^=]")
+
+
+def tensor_name(modified: Optional[dict], saved: Optional[dict]) -> Optional[str]:
+    """The variable name when a source line names it (`h += 1`, `h[0] = 0`, `h = f(x)`)."""
+    if modified and modified.get("code"):
+        m = _IDENT.match(modified["code"])
+        if m:
+            name = m.group(1)
+            if name.endswith(".data"):
+                name = name[: -len(".data")]
+            if name not in ("self", "torch", "F", "nn"):
+                return name
+    if saved and saved.get("code"):
+        m = _ASSIGN.match(saved["code"])
+        if m:
+            return m.group(1)
+    return None
+
+
+def _lib(sites: list) -> list:
+    out = []
+    for s in sites:
+        r = frames_mod.resolve(s)
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def problem_json(p: Any) -> dict:
+    view = p.view_site_resolved if p.view_site_resolved is not None else frames_mod.resolve(p.view_site)
+    saved = p.saved_at_resolved if p.saved_at_resolved is not None else frames_mod.resolve(p.saved_site, p.saved_op)
+    if saved is not None:
+        saved = dict(saved)
+        saved.setdefault("op", p.saved_op)
+        saved.pop("needed_by", None)
+    modified = frames_mod.resolve(p.modified_site, p.modified_op)
+    construction = frames_mod.resolve(p.construction) if p.construction is not None else None
+    tensor = dict(p.tensor or {})
+    if not tensor.get("name"):
+        tensor["name"] = tensor_name(modified, saved)
+    return {
+        "kind": p.kind,
+        "error": p.error,
+        "tensor": tensor,
+        "saved_at": saved,
+        "modified_at": modified,
+        "construction_at": construction,
+        "view_created_at": view,
+        "library_frames": _lib(p.library) if modified is not None else [],
+        "rule": p.rule,
+        "module": p.module,
+        "needed_by": p.needed_by,
+        "grad_of": p.grad_of,
+        "backward_call": p.backward_call,
+        "detected_by": p.detected_by,
+        "anomaly_saved_at": p.anomaly_saved_at,
+        "fix": None,
+        "why_unfixable": None,
+    }
+
+
+def build(script: str, problems: list, backward_calls: int, script_error: Optional[dict],
+          stopped_by: Optional[str], verification: Optional[dict], extra: Optional[dict] = None) -> dict:
+    ordered = sorted(problems, key=lambda p: (p.backward_call or 0, p.seq))
+    plist = [problem_json(p) for p in ordered]
+    if plist:
+        status = "found"
+    elif script_error is not None:
+        status = "script-error"
+    else:
+        status = "clean"
+    rep = {
+        "tool": "inplace-fix",
+        "version": VERSION,
+        "script": script,
+        "status": status,
+        "problems": plist,
+        "backward_calls": backward_calls,
+        "stopped_by": stopped_by,
+        "script_error": script_error,
+        "verification": verification,
+    }
+    if extra:
+        rep.update(extra)
+    return rep
+
+
+def write(path: str, data: dict) -> None:
+    """Atomic write: the engine never reads half a report."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".ipf-report-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, default=str)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

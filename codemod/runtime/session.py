@@ -1,0 +1,414 @@
+"""One diagnose run: wires the registry, tracker, module sites and recorder together.
+
+Why a separate object: launch.py only deals with argv/sys.path/runpy; this holds the
+run's state (problems, backward calls) and the three patched entry points of
+backward (Tensor.backward, torch.autograd.backward, torch.autograd.grad), which
+count calls, stop the script cleanly, and attach "who needs the old value".
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any, Optional
+
+import torch
+
+from . import frames as frames_mod
+from . import messages
+from .modules import ModuleSites
+from .mutation_tracker import MutationTracker, StopRun, strip_dispatch_frames
+from .recorder import Recorder, leaves_of
+from .saved_registry import SavedRegistry
+
+
+class Problem:
+    """Raw facts of one problem; report.py turns it into JSON."""
+
+    def __init__(self, kind: str, **kw: Any) -> None:
+        self.kind = kind
+        self.error: Optional[str] = kw.get("error")
+        self.saved_site = kw.get("saved_site")
+        self.saved_op: Optional[str] = kw.get("saved_op")
+        self.saved_at_resolved: Optional[dict] = kw.get("saved_at_resolved")
+        self.modified_site = kw.get("modified_site")
+        self.modified_op: Optional[str] = kw.get("modified_op")
+        self.library = kw.get("library") or []
+        self.construction = kw.get("construction")
+        self.module: Optional[str] = kw.get("module")
+        self.rule: Optional[str] = kw.get("rule")
+        self.tensor: dict = kw.get("tensor") or {}
+        self.needed_by: Optional[str] = kw.get("needed_by")
+        self.grad_of: Optional[list] = kw.get("grad_of")
+        self.backward_call: Optional[int] = kw.get("backward_call")
+        self.rid: Optional[int] = kw.get("rid")
+        self.detected_by: str = kw.get("detected_by", "tracker")
+        self.anomaly_saved_at: Optional[dict] = None
+        self.view_site = kw.get("view_site")
+        self.view_site_resolved: Optional[dict] = None
+        self.seq: int = kw.get("seq", 0)
+
+    def key(self) -> tuple:
+        return (self.kind, _site_key(self.modified_site), self.modified_op,
+                _site_key(self.saved_site) if self.modified_site is None else None)
+
+
+def _site_key(site: Any) -> Any:
+    if site is None:
+        return None
+    code, lasti = site
+    return (code.co_filename, code.co_firstlineno, code.co_name, lasti)
+
+
+def _tensor_info(t: torch.Tensor, saved: Optional[int], now: Optional[int]) -> dict:
+    return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
+            "device": t.device.type, "name": None, "version_saved": saved, "version_now": now}
+
+
+class Session:
+    def __init__(self, root: str, steps: int = 3, clone_on_write: bool = False,
+                 anomaly: bool = False, recording: bool = False, track_views: bool = False) -> None:
+        self.frames = frames_mod.ProjectFrames(root)
+        self.steps = steps
+        self.clone_on_write = clone_on_write
+        self.anomaly = anomaly
+        self.recording = recording
+        self.modules = ModuleSites(self.frames)
+        self.registry = SavedRegistry(self.frames, self._on_saved_problem, clone_on_write)
+        self.tracker = MutationTracker(self.registry, self.frames, self.modules,
+                                       self._on_forward_error, clone_on_write)
+        self.recorder = Recorder(self.modules.param_names)
+        if track_views:
+            self.tracker.view_sites = {}
+        self.problems: list[Problem] = []
+        self._keys: set = set()
+        self.calls = 0
+        self.depth = 0
+        self.stopped_by: Optional[str] = None  # "steps" | "problem"
+        self._origs: dict = {}
+        self._anomaly_cm: Any = None
+
+    # -- problems --------------------------------------------------------------
+    def _add(self, p: Problem) -> bool:
+        k = p.key()
+        if k in self._keys:
+            return False
+        self._keys.add(k)
+        self.problems.append(p)
+        return True
+
+    def _on_saved_problem(self, kind: str, rec: Any, hit: Any) -> None:
+        t = rec.t
+        p = Problem(kind, saved_site=rec.site, saved_op=rec.op, rid=rec.rid,
+                    seq=hit.seq if hit is not None else 1 << 60,
+                    needed_by=rec.needed_by, backward_call=self.calls + 1,
+                    tensor=_tensor_info(t, rec.version, t._version))
+        if kind == "saved-tensor-modified":
+            p.error = messages.version_message(list(t.shape), str(t.dtype).replace("torch.", ""),
+                                               t.device.type, t._version, rec.version,
+                                               None).split(". Hint")[0]
+        if hit is not None:
+            p.modified_site, p.modified_op = hit.site, hit.op
+            p.library, p.construction, p.module, p.rule = hit.library, hit.construction, hit.module, hit.rule
+            if kind == "silent-data-mutation":
+                p.rule = "IPF005"
+        self._add(p)
+
+    def _on_forward_error(self, kind: str, err: RuntimeError, w: tuple, func: Any, args: tuple,
+                          kwargs: dict, frame: Any) -> Any:
+        op, rule, ts = w
+        site, lib = self.frames.capture(frame, with_library=True)
+        lib = strip_dispatch_frames(lib, func)
+        construction, module = self.modules.inplace_module_for(frame)
+        msg = str(err)
+        if construction is not None or module is not None:
+            rule = "IPF004"
+        elif kind == "leaf-modified" or messages.LEAF_VIEW_MARK in msg:
+            rule = "IPF008"
+        if not lib and construction is None:
+            aug = frames_mod.augmented_op(site)
+            if aug is not None:
+                op = aug
+                if rule != "IPF008":
+                    rule = "IPF001"
+        t = next((x for x in ts if isinstance(x, torch.Tensor)), None)
+        p = Problem(kind, error=messages.first_line(msg), modified_site=site, modified_op=op,
+                    library=lib, construction=construction, module=module, rule=rule,
+                    backward_call=self.calls + 1 if self.calls else None,
+                    tensor=_tensor_info(t, None, t._version) if t is not None else {})
+        self.registry.seq += 1
+        p.seq = self.registry.seq
+        if kind == "view-modified" and t is not None:
+            self._locate_view(p, t, msg)
+        if kind == "leaf-modified" and t is not None:
+            p.grad_of = [self.recorder.key(t)]
+        self._add(p)
+        if self.clone_on_write and (kind == "leaf-modified" or rule == "IPF008"):
+            # reference semantics of the IPF008 fix: the same update, outside autograd
+            with torch.no_grad():
+                return func(*args, **kwargs)
+        self.stopped_by = "problem"
+        raise StopRun()
+
+    def _locate_view(self, p: Problem, t: torch.Tensor, msg: str) -> None:
+        """Where the view was created: anomaly metadata of its grad_fn (walking down the
+        chain of view nodes for a view of a leaf), else the tracked creation site."""
+        node = t.grad_fn
+        if node is not None:
+            p.needed_by = type(node).__name__
+        if node is None:
+            p.view_site = self.tracker.view_site(t)
+            return
+        chosen = None
+        n = node
+        while n is not None:
+            try:
+                tb = n.metadata.get("traceback_")
+            except Exception:
+                tb = None
+            if tb:
+                chosen = tb
+            if messages.LEAF_VIEW_MARK not in msg:
+                break
+            nxt = [x for x, _ in n.next_functions if x is not None]
+            if len(nxt) != 1 or type(nxt[0]).__name__ not in VIEW_NODES:
+                break
+            n = nxt[0]
+        if chosen:
+            text = chosen if isinstance(chosen, str) else "".join(chosen)
+            p.view_site_resolved = frames_mod.site_from_traceback_text(text, self.frames)
+            p.detected_by = "anomaly"
+
+    def _scan_graph(self, roots: list) -> None:
+        """After a failed backward: every other saved tensor of this graph that was
+        modified is a problem too (two bugs in one forward are both reported)."""
+        rids: set[int] = set()
+        seen: set[int] = set()
+        stack = [r.grad_fn for r in roots if isinstance(r, torch.Tensor) and r.grad_fn is not None]
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            try:
+                got = node.metadata.get("ipf_rids")
+            except Exception:
+                got = None
+            if got:
+                rids.update(got)
+            for nxt, _ in node.next_functions:
+                if nxt is not None:
+                    stack.append(nxt)
+        if not rids:
+            return
+        for rec in sorted(self.registry.live_records(), key=lambda r: r.rid):
+            if rec.rid not in rids or rec.reported or rec.clone is not None:
+                continue
+            if rec.t._version != rec.version:
+                hit = next((h for h in rec.hits if h.version_before == rec.version and not h.silent), None)
+                if hit is None:
+                    hit = next((h for h in rec.hits if not h.silent), None)
+                rec.reported = True
+                self._on_saved_problem("saved-tensor-modified", rec, hit)
+            else:
+                silent = next((h for h in rec.hits if h.silent), None)
+                if silent is not None:
+                    rec.reported = True
+                    self._on_saved_problem("silent-data-mutation", rec, silent)
+
+    def _attach_grad_of(self, roots: list, first: int) -> None:
+        want = {p.rid: p for p in self.problems[first:] if p.rid is not None and p.grad_of is None}
+        if not want:
+            return
+        seen: set[int] = set()
+        stack = [r.grad_fn for r in roots if isinstance(r, torch.Tensor) and r.grad_fn is not None]
+        while stack and want:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            try:
+                rids = node.metadata.get("ipf_rids")
+            except Exception:
+                rids = None
+            if rids:
+                for rid in [r for r in rids if r in want]:
+                    p = want.pop(rid)
+                    p.needed_by = p.needed_by or type(node).__name__
+                    names = []
+                    for leaf in leaves_of_node(node):
+                        names.append(self.recorder.key(leaf))
+                    p.grad_of = names
+            for nxt, _ in node.next_functions:
+                if nxt is not None:
+                    stack.append(nxt)
+
+    # -- backward entry points -------------------------------------------------
+    def _wrap(self, orig: Any, kind: str) -> Any:
+        sess = self
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if sess.depth:
+                return orig(*args, **kwargs)
+            roots, inputs = _roots(kind, args, kwargs)
+            leaves = leaves_of(roots) if sess.recording and kind != "grad" else None
+            first = len(sess.problems)
+            sess.depth = 1
+            caught: list = []
+            try:
+                if sess.anomaly:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        result = orig(*args, **kwargs)
+                else:
+                    result = orig(*args, **kwargs)
+            except RuntimeError as e:
+                sess.depth = 0
+                if len(sess.problems) == first:
+                    k = messages.classify(str(e))
+                    if k is None:
+                        raise
+                    sess._problem_from_message(k, e, caught)
+                else:
+                    sess._anomaly_cross_check(first, caught)
+                    sess._scan_graph(roots)
+                sess._attach_grad_of(roots, first)
+                sess.stopped_by = "problem"
+                raise StopRun() from e
+            finally:
+                sess.depth = 0
+                sess.registry.sweep()
+            sess.calls += 1
+            if sess.recording:
+                if kind == "grad":
+                    sess.recorder.after_grad(roots, inputs, result)
+                else:
+                    sess.recorder.after_backward(roots, leaves or [])
+            if len(sess.problems) > first:
+                sess._attach_grad_of(roots, first)
+                if not sess.clone_on_write:
+                    sess.stopped_by = "problem"
+                    raise StopRun()
+            if sess.calls >= sess.steps:
+                sess.stopped_by = "steps"
+                raise StopRun()
+            return result
+
+        wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+        wrapper.__name__ = getattr(orig, "__name__", "backward")
+        wrapper.__doc__ = getattr(orig, "__doc__", None)
+        return wrapper
+
+    def _problem_from_message(self, kind: str, err: RuntimeError, caught: list) -> None:
+        info = messages.parse(str(err))
+        p = Problem(kind, error=messages.first_line(str(err)), backward_call=self.calls + 1,
+                    detected_by="message",
+                    tensor={"shape": info["shape"], "dtype": info["dtype"], "device": info["device"],
+                            "name": None, "version_saved": info["version_saved"],
+                            "version_now": info["version_now"]})
+        p.needed_by = None
+        p.saved_at_resolved = self._anomaly_site(caught)
+        if p.saved_at_resolved is not None:
+            p.detected_by = "anomaly"
+        self._add(p)
+
+    def _anomaly_site(self, caught: list) -> Optional[dict]:
+        for w in caught or []:
+            text = str(w.message)
+            if "Traceback of forward call" in text or "Error detected in" in text:
+                site = frames_mod.site_from_traceback_text(text, self.frames)
+                if site is not None:
+                    import re
+
+                    m = re.search(r"Error detected in (\w+)", text)
+                    site["needed_by"] = m.group(1) if m else None
+                    return site
+        return None
+
+    def _anomaly_cross_check(self, first: int, caught: list) -> None:
+        if not self.anomaly:
+            return
+        site = self._anomaly_site(caught)
+        for p in self.problems[first:]:
+            p.anomaly_saved_at = site
+
+    # -- install / uninstall ---------------------------------------------------
+    def install(self) -> None:
+        self.modules.install()
+        import torch.autograd as ag
+
+        self._origs = {"Tensor.backward": torch.Tensor.backward, "backward": ag.backward, "grad": ag.grad}
+        torch.Tensor.backward = self._wrap(torch.Tensor.backward, "tensor")  # type: ignore[method-assign]
+        ag.backward = self._wrap(ag.backward, "backward")
+        ag.grad = self._wrap(ag.grad, "grad")
+        if self.anomaly:
+            self._anomaly_cm = torch.autograd.set_detect_anomaly(True)
+        self.registry.hooks.__enter__()
+        self.tracker.__enter__()
+
+    def uninstall(self) -> None:
+        try:
+            self.tracker.__exit__(None, None, None)
+        except Exception:
+            pass
+        try:
+            self.registry.hooks.__exit__(None, None, None)
+        except Exception:
+            pass
+        if self._anomaly_cm is not None:
+            self._anomaly_cm.__exit__(None, None, None)
+        import torch.autograd as ag
+
+        if self._origs:
+            torch.Tensor.backward = self._origs["Tensor.backward"]  # type: ignore[method-assign]
+            ag.backward = self._origs["backward"]
+            ag.grad = self._origs["grad"]
+        self.modules.uninstall()
+
+
+VIEW_NODES = frozenset({
+    "ViewBackward0", "SelectBackward0", "SliceBackward0", "AsStridedBackward0", "TBackward0",
+    "TransposeBackward0", "PermuteBackward0", "ExpandBackward0", "UnsqueezeBackward0",
+    "SqueezeBackward0", "SqueezeBackward1", "UnbindBackward0", "SplitBackward0",
+    "SplitWithSizesBackward0", "NarrowBackward0", "DiagonalBackward0", "UnfoldBackward0",
+    "AliasBackward0", "ViewAsRealBackward0", "ViewAsComplexBackward0", "ReshapeAliasBackward0",
+    "UnsafeViewBackward0", "ChunkBackward0", "IndexBackward0",
+})
+
+
+def leaves_of_node(node: Any) -> list:
+    class _R:  # a stand-in root whose grad_fn is `node`
+        grad_fn = node
+        requires_grad = True
+
+    out = []
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        var = getattr(n, "variable", None)
+        if var is not None:
+            out.append(var)
+            continue
+        for nxt, _ in reversed(n.next_functions):
+            if nxt is not None:
+                stack.append(nxt)
+    return out
+
+
+def _roots(kind: str, args: tuple, kwargs: dict) -> tuple[list, list]:
+    if kind == "tensor":
+        return [args[0]] if args else [kwargs.get("self")], []
+    first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
+    roots = [first] if isinstance(first, torch.Tensor) else list(first or [])
+    inputs: list = []
+    if kind == "grad":
+        inp = args[1] if len(args) > 1 else kwargs.get("inputs")
+        inputs = [inp] if isinstance(inp, torch.Tensor) else list(inp or [])
+    return roots, inputs
+
+
+def current_python() -> str:
+    return sys.executable

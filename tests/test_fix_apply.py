@@ -1,0 +1,188 @@
+"""--apply's rounds with a scripted runtime: write, verify, roll back byte for byte."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from codemod.diagnose import Request
+from codemod.exit_codes import ExitCode
+from codemod.fixer.apply import apply_fix
+from codemod.fixer.planner import plan_all
+from codemod.fixer.report import render_text, to_json
+from codemod.console import Console
+from fix_fakes import GOOD, ScriptedRuntime, fake_locate, fake_rewrite, problem, report
+
+# CRLF, a BOM and a non-ASCII comment: rollback must give these exact bytes back.
+ORIGINAL = "\ufeff# caf\u00e9\r\nimport torch\r\n\r\ndef f(x):\r\n    x += 1\r\n    return x\r\n".encode("utf-8")
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "train.py"
+    path.write_bytes(ORIGINAL)
+    os.chmod(path, 0o640)
+    return path
+
+
+def _apply(script: Path, runtime: ScriptedRuntime, **kw):
+    def planner(problems, root, rep):
+        return plan_all(problems, root, rep, locate=fake_locate)
+
+    request = Request(script=script.name, root=str(script.parent), cwd=str(script.parent))
+    return apply_fix(request, runner=runtime, planner=planner, rewrite=fake_rewrite, cwd=script.parent, **kw)
+
+
+def test_fixed_when_the_rerun_matches_the_reference(script: Path) -> None:
+    runtime = ScriptedRuntime([report([problem(script, 5)]), report(verification=GOOD)])
+    outcome = _apply(script, runtime)
+    assert (outcome.status, outcome.exit_code) == ("fixed", ExitCode.OK)
+    assert script.read_bytes() == ORIGINAL.replace(b"x += 1", b"x = x + 1")
+    assert oct(os.stat(script).st_mode & 0o777) == "0o640"
+    assert runtime.calls[0] == {"record": runtime.calls[0]["record"], "clone_on_write": True, "echo": False}
+    assert runtime.calls[1]["compare"] == runtime.calls[0]["record"]
+    assert outcome.files == ("train.py",)
+    assert outcome.summary == ("fixed 1 problem in 1 file; backward passes; "
+                               "loss and gradients match the reference (max diff 0.0)")
+    data = to_json(outcome, "train.py")
+    assert data["status"] == "fixed" and data["verification"]["grads_equal"] is True
+    assert data["problems"][0]["fix"]["rule"] == "IPF001"
+    assert "+    x = x + 1\r\n" in data["problems"][0]["fix"]["diff"]
+    assert [r["round"] for r in data["rounds"]] == [1]
+    assert render_text(outcome, Console(color=False)).rstrip().endswith(outcome.summary)
+
+
+@pytest.mark.parametrize("verification, why", [
+    ({**GOOD, "losses_equal": False}, "the loss differs"),
+    ({**GOOD, "grads_equal": False, "max_grad_diff": 0.25}, "max diff 0.25"),
+    ({**GOOD, "same_leaves": False}, "different set of leaves"),
+    ({**GOOD, "backward_ok": False}, "backward still fails"),
+    (None, "no verification"),
+])
+def test_anything_not_verified_is_rolled_back_byte_for_byte(script: Path, verification, why) -> None:
+    runtime = ScriptedRuntime([report([problem(script, 5)]), report(verification=verification)])
+    outcome = _apply(script, runtime)
+    assert (outcome.status, outcome.exit_code) == ("not-verified", ExitCode.FOUND)
+    assert script.read_bytes() == ORIGINAL
+    assert oct(os.stat(script).st_mode & 0o777) == "0o640"
+    assert why in outcome.why and outcome.restored == ("train.py",)
+    assert "restored byte for byte" in outcome.summary
+    assert not [p for p in script.parent.iterdir() if p.name.endswith(".ipf-tmp")]
+
+
+def test_a_second_bug_behind_the_first_gets_a_second_round(script: Path, tmp_path: Path) -> None:
+    other = tmp_path / "model.py"
+    other.write_text("act = nn.ReLU(inplace=True)\n")
+    second = problem(other, 1, "IPF004", construction_at={"file": str(other), "line": 1, "col": 6})
+    runtime = ScriptedRuntime([report([problem(script, 5)]), report([second], verification=None),
+                               report(verification=GOOD)])
+    outcome = _apply(script, runtime)
+    assert outcome.status == "fixed" and len(outcome.rounds) == 2
+    assert other.read_text() == "act = nn.ReLU(inplace=False)\n"
+    assert outcome.summary.startswith("fixed 2 problems in 2 files;")
+    assert [r.status for r in outcome.rounds] == ["found", "fixed"]
+
+
+def test_rounds_stop_at_max_rounds_and_roll_back(script: Path, tmp_path: Path) -> None:
+    other = tmp_path / "model.py"
+    other.write_bytes(b"a = nn.ReLU(inplace=True)\nb = nn.ReLU(inplace=True)\n")
+    p1 = problem(other, 1, "IPF004")
+    p2 = problem(other, 2, "IPF004")
+    runtime = ScriptedRuntime([report([problem(script, 5)]), report([p1]), report([p2])])
+    outcome = _apply(script, runtime, max_rounds=2)
+    assert outcome.status == "not-verified" and "--max-rounds" in outcome.why
+    assert script.read_bytes() == ORIGINAL
+    assert other.read_bytes() == b"a = nn.ReLU(inplace=True)\nb = nn.ReLU(inplace=True)\n"
+
+
+def test_unfixable_writes_nothing(script: Path) -> None:
+    step = problem(script, 6, "IPF002", library_frames=[{"file": "/v/site-packages/torch/optim/sgd.py"}])
+    runtime = ScriptedRuntime([report([step])])
+    outcome = _apply(script, runtime)
+    assert (outcome.status, outcome.exit_code) == ("unfixable", ExitCode.FOUND)
+    assert script.read_bytes() == ORIGINAL and len(runtime.calls) == 1
+    assert "optimizer step" in outcome.problems[0]["why_unfixable"]
+    assert outcome.problems[0]["fix"] is None
+
+
+def test_one_unfixable_problem_means_no_partial_edit(script: Path) -> None:
+    step = problem(script, 6, "IPF002", library_frames=[{"file": "/v/site-packages/torch/optim/sgd.py"}])
+    runtime = ScriptedRuntime([report([problem(script, 5), step])])
+    outcome = _apply(script, runtime)
+    assert outcome.status == "unfixable" and script.read_bytes() == ORIGINAL
+    assert outcome.problems[0]["fix"]["rule"] == "IPF001"  # shown as the proposal, not written
+
+
+def test_clean_script_and_script_errors(script: Path) -> None:
+    assert _apply(script, ScriptedRuntime([report()])).status == "clean"
+    failed = report(script_error={"type": "ValueError", "message": "boom", "traceback": ""}, status="script-error")
+    outcome = _apply(script, ScriptedRuntime([failed]))
+    assert (outcome.status, outcome.exit_code) == ("script-error", ExitCode.SCRIPT_FAILED)
+    outcome = _apply(script, ScriptedRuntime([None], timed_out=[True]))
+    assert (outcome.status, outcome.exit_code) == ("timeout", ExitCode.SCRIPT_FAILED)
+    assert script.read_bytes() == ORIGINAL
+
+
+def test_fixed_script_that_fails_otherwise_is_rolled_back(script: Path) -> None:
+    crash = report(script_error={"type": "NameError", "message": "name 'y' is not defined", "traceback": ""})
+    outcome = _apply(script, ScriptedRuntime([report([problem(script, 5)]), crash]))
+    assert outcome.status == "not-verified" and "NameError" in outcome.why
+    assert script.read_bytes() == ORIGINAL
+
+
+def test_leaf_error_is_verified_without_values(script: Path) -> None:
+    leaf = problem(script, 5, "IPF001", kind="leaf-modified", saved_at=None)
+    runtime = ScriptedRuntime([report([leaf], backward_calls=0),
+                               report(verification={"backward_ok": True, "backward_calls": 3,
+                                                    "losses_equal": False, "grads_equal": False,
+                                                    "leaf_has_grad": True})])
+    outcome = _apply(script, runtime)
+    assert outcome.status == "fixed"
+    assert outcome.verdict.values_compared is False and "values were not compared" in outcome.summary
+    data = to_json(outcome, "train.py")
+    assert data["verification"]["values_compared"] is False
+
+
+def test_leaf_error_that_loses_its_gradient_is_not_verified(script: Path) -> None:
+    leaf = problem(script, 5, "IPF001", kind="leaf-modified", saved_at=None)
+    runtime = ScriptedRuntime([report([leaf], backward_calls=0),
+                               report(verification={"backward_ok": True, "backward_calls": 3,
+                                                    "leaf_has_grad": False})])
+    outcome = _apply(script, runtime)
+    assert outcome.status == "not-verified" and script.read_bytes() == ORIGINAL
+
+
+def test_silent_data_fix_needs_the_finite_difference_check(script: Path) -> None:
+    silent = problem(script, 5, "IPF001", kind="silent-data-mutation", error=None)
+    changed = {**GOOD, "grads_equal": False, "max_grad_diff": 0.5}
+    outcome = _apply(script, ScriptedRuntime([report([silent]), report(verification=changed)]))
+    assert outcome.status == "not-verified" and "0.5" in outcome.why and script.read_bytes() == ORIGINAL
+    runtime = ScriptedRuntime([report([silent]), report(verification={**changed, "fd_check": {"ok": True}})])
+    outcome = _apply(script, runtime)
+    assert outcome.status == "fixed" and outcome.verdict.method == "finite-difference"
+    assert runtime.calls[1]["fd_check"] is True
+
+
+def test_an_interrupted_round_still_rolls_back(script: Path) -> None:
+    def boom():
+        raise KeyboardInterrupt
+
+    runtime = ScriptedRuntime([report([problem(script, 5)]), boom])
+    with pytest.raises(KeyboardInterrupt):
+        _apply(script, runtime)
+    assert script.read_bytes() == ORIGINAL
+
+
+def test_a_rewrite_that_crashes_is_reported_not_raised(script: Path) -> None:
+    def planner(problems, root, rep):
+        return plan_all(problems, root, rep, locate=fake_locate)
+
+    def broken(source, targets):
+        raise RuntimeError("rule bug")
+
+    request = Request(script=script.name, root=str(script.parent), cwd=str(script.parent))
+    outcome = apply_fix(request, runner=ScriptedRuntime([report([problem(script, 5)])]), planner=planner,
+                        rewrite=broken, cwd=script.parent)
+    assert outcome.status == "unfixable" and "rule bug" in outcome.why and script.read_bytes() == ORIGINAL

@@ -1,0 +1,212 @@
+"""analyze / rewrite / locate edge cases: positions, bytes, comments, several rules at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import libcst
+import pytest
+
+from transforms.api import analyze, locate, rewrite
+from transforms.base import Confidence, FixSafety, Position
+from transforms.registry import ALL_RULES, get_rule
+
+SRC = (
+    "import torch\n"
+    "import torch.nn as nn\n"
+    "import torch.nn.functional as F\n"
+    "\n"
+    "class Net(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.act = nn.ReLU(inplace=True)\n"
+    "\n"
+    "    def forward(self, x):\n"
+    "        h = torch.sigmoid(self.fc(x))\n"
+    "        h[:, 0] = 0\n"
+    "        h += x  # residual\n"
+    "        h.clamp_(0, 1)\n"
+    "        return F.relu(h, inplace=True)\n"
+)
+
+
+def _plan(findings):
+    plan: dict[str, list[Position]] = {}
+    for f in findings:
+        if f.fixable:
+            plan.setdefault(f.code, []).append(f.position)
+    return plan
+
+
+def test_analyze_sorted_and_selectable() -> None:
+    findings = analyze(SRC, path="net.py")
+    keys = [(f.line, f.col, f.code) for f in findings]
+    assert keys == sorted(keys)
+    assert {f.code for f in findings} == {"IPF001", "IPF002", "IPF004", "IPF006"}
+    assert all(f.path == "net.py" for f in findings)
+    only = analyze(SRC, select=["ipf004"])
+    assert {f.code for f in only} == {"IPF004"} and len(only) == 2
+
+
+def test_all_rules_in_one_pass_positions_refer_to_original() -> None:
+    findings = analyze(SRC)
+    result = rewrite(SRC, _plan(findings))
+    assert result.source == (
+        "import torch\n"
+        "import torch.nn as nn\n"
+        "import torch.nn.functional as F\n"
+        "\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.act = nn.ReLU()\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        h = torch.sigmoid(self.fc(x))\n"
+        "        h = h.clone()\n"
+        "        h[:, 0] = 0\n"
+        "        h = h + x  # residual\n"
+        "        h = h.clamp(0, 1)\n"
+        "        return F.relu(h)\n"
+    )
+    assert len(result.applied) == len(findings)
+    assert {c for c, _ in result.applied_by_rule} == {"IPF001", "IPF002", "IPF004", "IPF006"}
+    assert not [f for f in analyze(result.source) if f.fixable]
+
+
+def test_crlf_kept() -> None:
+    src = SRC.replace("\n", "\r\n")
+    result = rewrite(src, _plan(analyze(src)))
+    assert result.source == rewrite(SRC, _plan(analyze(SRC))).source.replace("\n", "\r\n")
+
+
+def test_non_ascii_before_the_site_on_the_same_line() -> None:
+    src = "import torch\n\ndef f(a, b):\n    x = torch.relu(a)\n    s = 'héllo→'; x += b\n    return x, s\n"
+    (finding,) = analyze(src)
+    assert finding.code == "IPF001"
+    assert finding.position == Position(5, 18)  # characters, not UTF-8 bytes (which would be 21)
+    result = rewrite(src, {"IPF001": [finding.position]})
+    assert result.source == src.replace("x += b", "x = x + b")
+    assert locate(src, "IPF001", 5, 18) == finding.position
+
+
+def test_comments_and_odd_indentation_kept_when_wrapping() -> None:
+    src = ("import torch\n\ndef f():\n   w = torch.ones(2, requires_grad=True)\n"
+           "   # the update\n   w -= 0.1  # step\n   return w\n")
+    (finding,) = [f for f in analyze(src) if f.code == "IPF008"]
+    out = rewrite(src, {"IPF008": [finding.position]}).source
+    assert out == ("import torch\n\ndef f():\n   w = torch.ones(2, requires_grad=True)\n"
+                   "   # the update\n   with torch.no_grad():\n      w -= 0.1  # step\n   return w\n")
+
+
+def test_tab_indentation() -> None:
+    src = "import torch\n\ndef f(a, b):\n\tx = torch.relu(a)\n\tx *= b\n\treturn x\n"
+    out = rewrite(src, _plan(analyze(src))).source
+    assert out == "import torch\n\ndef f(a, b):\n\tx = torch.relu(a)\n\tx = x * b\n\treturn x\n"
+
+
+def test_untargeted_code_is_byte_identical() -> None:
+    src = "import torch\n\n\ndef f(a,b ):   # odd\n    x=torch.relu(a)\n    x+=b\n    y  =  (  b  )\n    return x,y\n"
+    out = rewrite(src, _plan(analyze(src))).source
+    assert out == src.replace("x+=b", "x=x + b")
+
+
+def test_position_without_a_node_changes_nothing() -> None:
+    result = rewrite(SRC, {"IPF001": [Position(1, 0)], "IPF004": []})
+    assert result.source == SRC and result.applied == ()
+    assert rewrite(SRC, {}).source == SRC
+
+
+def test_syntax_errors_raise() -> None:
+    with pytest.raises(SyntaxError):
+        analyze("def f(:\n")
+    with pytest.raises(libcst.ParserSyntaxError):
+        rewrite("def f(:\n", {"IPF001": [Position(1, 0)]})
+
+
+def test_unknown_code() -> None:
+    with pytest.raises(KeyError):
+        get_rule("IPF999")
+    assert get_rule("ipf003").code == "IPF003"
+
+
+def test_findings_carry_confidence_safety_and_notes() -> None:
+    src = "import torch\n\ndef f(a, b):\n    x = torch.relu(a)\n    x += b\n    return x\n"
+    (f,) = analyze(src)
+    assert f.confidence is Confidence.HIGH and f.safety is FixSafety.SAFE and "torch.relu" in f.note
+    src2 = "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        x += 1\n        return x\n"
+    (g,) = analyze(src2)
+    assert g.confidence is Confidence.MEDIUM and g.safety is FixSafety.UNSAFE and "forward" in g.note
+
+
+def test_locate_ignores_evidence_and_context() -> None:
+    src = "def f(x, y):\n    x += y\n    with torch.no_grad():\n        y.add_(1)\n"
+    assert analyze(src) == []
+    assert locate(src, "IPF001", 2, 4) == Position(2, 4)
+    assert locate(src, "IPF001", 2, None) == Position(2, 4)
+    assert locate(src, "IPF002", 4, 8) == Position(4, 8)
+    assert locate(src, "IPF002", 2, 4) is None
+
+
+def test_locate_picks_the_innermost_node_containing_the_column() -> None:
+    src = "import torch.nn as nn\nnet = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True), nn.Dropout(0.1, True))\n"
+    assert locate(src, "IPF004", 2, 37) == Position(2, 37)
+    assert locate(src, "IPF004", 2, 66) == Position(2, 60)
+    # a statement-start column: nearest site after it
+    assert locate(src, "IPF004", 2, 0) == Position(2, 37)
+
+
+def test_locate_multiline_call_and_expression_form() -> None:
+    src = ("import torch.nn as nn\nnet = nn.Sequential(\n    nn.Linear(2, 2),\n    nn.ReLU(\n        inplace=True),\n)\n"
+           "def g(x):\n    y = x.relu_()\n    return y\n")
+    assert locate(src, "IPF004", 4, 4) == Position(4, 4)
+    assert locate(src, "IPF004", 5, 8) == Position(4, 4)  # the runtime may report a continuation line
+    pos = locate(src, "IPF002", 8, 4)
+    assert pos == Position(8, 8)
+    out = rewrite(src, {"IPF002": [pos]}).source
+    assert "    x = y = x.relu()\n" in out
+
+
+def test_rules_never_import_torch() -> None:
+    code = ("import sys, transforms.api as a; a.analyze(open(sys.argv[1]).read()); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    path = sys.modules[__name__].__file__
+    subprocess.run([sys.executable, "-c", code, path], check=True)
+
+
+def test_every_rule_is_registered_once() -> None:
+    assert [r.code for r in ALL_RULES] == sorted({r.code for r in ALL_RULES})
+    assert get_rule("IPF005").bulk_default is False
+
+
+def test_inplace_tables_match_installed_torch() -> None:
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    from transforms.data import generate_inplace_tables as gen
+
+    current = Path(gen.__file__).with_name("inplace_tables.py").read_text(encoding="utf-8")
+    assert gen.render() == current, "run `python -m transforms.data.generate_inplace_tables`"
+    from transforms.data.inplace_tables import INPLACE_FLAG_FUNCTIONALS, INPLACE_FLAG_MODULES, TENSOR_METHOD_TWINS
+
+    assert TENSOR_METHOD_TWINS["add_"] == "add" and "zero_" not in TENSOR_METHOD_TWINS
+    assert INPLACE_FLAG_MODULES["ReLU"] == 0 and INPLACE_FLAG_FUNCTIONALS["dropout"] == 3
+
+
+def test_only_chunks_with_targets_change_and_decorators_stay_attached() -> None:
+    src = ("import torch\n\n\n@torch.no_grad()\ndef ema(a, b):\n    a.mul_(0.9).add_(b)\n\n\n"
+           "# keep me\nw = torch.randn(3, requires_grad=True)\n\n\ndef g(a, b):\n    x = torch.relu(a)\n"
+           "    x += b\n    return x\n\nw -= 0.1 * w.grad")  # no trailing newline
+    result = rewrite(src, _plan(analyze(src)))
+    assert result.source == src.replace("    x += b\n", "    x = x + b\n").replace(
+        "w -= 0.1 * w.grad", "with torch.no_grad():\n    w -= 0.1 * w.grad")
+    assert [c for c, _ in result.applied_by_rule] == ["IPF001", "IPF008"]
+
+
+def test_form_feed_and_backslash_continuation() -> None:
+    src = "import torch\n\x0c\ndef f(a, b):\n    x = torch.relu(a)\n    x += \\\n        b\n    return x\n"
+    (finding,) = analyze(src)
+    out = rewrite(src, {"IPF001": [finding.position]}).source
+    assert out == src.replace("x += \\\n        b", "x = \\\n        x + b")
+    compile(out, "<t>", "exec")

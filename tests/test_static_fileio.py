@@ -1,0 +1,106 @@
+"""codemod.fileio: what is read is exactly what is on disk; what is written loses nothing."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from codemod.fileio import SourceError, encode, read_source, restore, write_atomic
+
+
+def test_crlf_text_keeps_its_line_endings(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"x = 1\r\ny = 2\r\n")
+    source = read_source(path)
+    assert source.text == "x = 1\r\ny = 2\r\n"
+    assert encode(source, source.text) == source.data
+
+
+def test_bom_is_tracked_and_written_back(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(codecs.BOM_UTF8 + "s = 'é'\n".encode())
+    source = read_source(path)
+    assert source.bom and source.encoding == "utf-8"
+    assert source.text == "s = 'é'\n"
+    assert encode(source, "s = 'è'\n") == codecs.BOM_UTF8 + "s = 'è'\n".encode()
+
+
+def test_latin1_cookie_round_trips(tmp_path: Path) -> None:
+    data = "# -*- coding: latin-1 -*-\ns = 'caf\xe9'\n".encode("latin-1")
+    path = tmp_path / "a.py"
+    path.write_bytes(data)
+    source = read_source(path)
+    assert source.encoding in ("iso-8859-1", "latin-1")
+    assert "café" in source.text
+    assert encode(source, source.text) == data
+
+
+def test_text_the_encoding_cannot_hold_is_an_error_not_mojibake(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"# coding: latin-1\nx = 1\n")
+    with pytest.raises(SourceError, match="cannot be encoded"):
+        encode(read_source(path), "# coding: latin-1\nx = '\u20ac'\n")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"x = '\xff\xfe'\n", "cannot decode"), (b"# coding: no-such-codec\nx = 1\n", "cannot decode")],
+)
+def test_undecodable_files_raise_source_error_with_a_reason(tmp_path: Path, data: bytes, reason: str) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(data)
+    with pytest.raises(SourceError, match=reason):
+        read_source(path)
+
+
+def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="cannot read"):
+        read_source(tmp_path / "nope.py")
+
+
+def test_write_atomic_keeps_mode_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "tool.py"
+    path.write_bytes(b"old\n")
+    os.chmod(path, 0o755)
+    write_atomic(path, b"new\n", stat.S_IMODE(path.stat().st_mode))
+    assert path.read_bytes() == b"new\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tool.py"]
+
+
+def test_write_atomic_cleans_up_when_the_rename_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        write_atomic(path, b"new\n", 0o644)
+    assert path.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py"]
+
+
+def test_write_through_a_symlink_rewrites_the_target_and_keeps_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.py"
+    real.write_bytes(b"old\n")
+    link = tmp_path / "link.py"
+    link.symlink_to(real)
+    write_atomic(link, b"new\n")
+    assert link.is_symlink() and real.read_bytes() == b"new\n"
+
+
+def test_restore_puts_back_the_exact_bytes_and_mode(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"x = 1\r\n")
+    os.chmod(path, 0o700)
+    source = read_source(path)
+    write_atomic(path, b"changed\n", 0o644)
+    restore(source)
+    assert path.read_bytes() == b"x = 1\r\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700

@@ -1,0 +1,449 @@
+"""One parse, one walk per file: everything the rules ask about a source file.
+
+Rules never walk the tree themselves: they iterate node lists indexed here by
+type, each paired with the `Scope` (enclosing function/class and the context
+flags that make in-place code harmless) and the enclosing statement. Keeping
+this to a single stdlib-`ast` walk is what lets `scan` read whole repositories
+in a fraction of a libcst parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+from transforms.base import Position
+
+FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+
+# Functions whose body initialises parameters: in-place writes there are intended.
+_INIT_NAMES = ("reset_parameters", "_init_weights", "init_weights", "weight_init", "_reset_parameters")
+# Setup code (weight init, re-parameterisation/fusing for deployment, checkpoint loading):
+# in-place writes there are deliberate and run outside training's autograd graph.
+_SETUP_WORDS = ("init", "fuse", "reparam", "deploy", "convert", "load_pretrained", "load_weights",
+                "checkpoint_filter", "_load_from", "remap")
+_GRAD_OFF = ("no_grad", "inference_mode")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+# Text that any indexed expression must contain on one of its lines: `name_(`, `inplace`,
+# a positional `True`, `out=`, `.data`, `:=`. Expressions on other lines are not walked.
+_INTERESTING = re.compile(r"_ ?\(|inplace|True|out *=|\.data|:=")
+# Conventional aliases assumed when a file uses them without importing them.
+_CONVENTIONS = {"torch": "torch", "F": "torch.nn.functional", "nn": "torch.nn"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a node sits: enclosing function and class, and why in-place may be fine there."""
+
+    func: FunctionNode | None = None
+    cls: ast.ClassDef | None = None
+    no_grad: bool = False  # inside `with torch.no_grad()`/`inference_mode()` or a decorated function
+    optimizer: bool = False  # an Optimizer subclass, a `step` method, or an optim/ module
+    init: bool = False  # parameter initialisation code (reset_parameters, _init_weights, __init__)
+    inplace_api: bool = False  # a function named `foo_`: in-place by its own contract
+    module_cls: bool = False  # the class is an nn.Module (base named Module or defines forward)
+
+    @property
+    def quiet(self) -> bool:
+        """True where in-place code is not an autograd problem (DESIGN.md "Lessons")."""
+        return self.no_grad or self.optimizer or self.init or self.inplace_api
+
+    @property
+    def is_forward(self) -> bool:
+        return self.module_cls and self.func is not None and self.func.name == "forward"
+
+
+@dataclass
+class Site:
+    """A node of interest with its scope, enclosing statement and parent node."""
+
+    node: ast.AST
+    scope: Scope
+    stmt: ast.stmt
+    parent: ast.AST | None = None
+
+
+@dataclass
+class FileContext:
+    """The parsed file, its indexes, and position conversion. Build with `FileContext.build`."""
+
+    source: str
+    path: str
+    tree: ast.Module
+    sites: dict[type, list[Site]] = field(default_factory=dict)
+    # function node (None: module level) -> name -> list of assigned value nodes
+    assignments: dict[FunctionNode | None, dict[str, list[ast.AST]]] = field(default_factory=dict)
+    # class node -> attribute name -> values assigned to self.<attr>
+    class_attrs: dict[ast.ClassDef, dict[str, list[ast.AST]]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # local name -> qualified module/object
+    func_scope: dict[FunctionNode, Scope] = field(default_factory=dict)
+    block_of: dict[ast.stmt, tuple[list[ast.stmt], int]] = field(default_factory=dict)  # stmt -> (its block, index)
+    _lines: list[str] | None = None
+    _starts: list[int] | None = None  # offset of each line start ("\n"-separated), set by the walk
+    _cache: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, source: str, path: str = "") -> "FileContext":
+        """Parse once (raises SyntaxError) and index everything in one walk."""
+        tree = ast.parse(source, filename=path or "<unknown>")
+        ctx = cls(source=source, path=path, tree=tree)
+        _Walker(ctx).run()
+        return ctx
+
+    # -- queries -------------------------------------------------------------
+    def of(self, kind: type) -> list[Site]:
+        """Every indexed site of an ast node type, in source order."""
+        return self.sites.get(kind, [])
+
+    def position(self, node: ast.AST) -> Position:
+        """libcst-style start position (character column) of an ast node."""
+        return Position(node.lineno, self.char_col(node.lineno, node.col_offset))
+
+    def end_position(self, node: ast.AST) -> Position:
+        end_line = node.end_lineno or node.lineno
+        return Position(end_line, self.char_col(end_line, node.end_col_offset or 0))
+
+    def char_col(self, line: int, byte_col: int) -> int:
+        """Convert an ast byte column to a character column (only non-ASCII lines differ)."""
+        if "ascii" not in self._cache:
+            self._cache["ascii"] = self.source.isascii()
+        if self._cache["ascii"]:
+            return byte_col
+        text = self.source_line(line)
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def _has_cr(self) -> bool:
+        cr = self._cache.get("cr")
+        if cr is None:
+            cr = self._cache["cr"] = "\r" in self.source
+        return cr
+
+    def source_line(self, line: int) -> str:
+        """The text of a 1-based line, without its newline."""
+        starts = self._starts
+        if starts is not None and not self._has_cr():
+            if 0 < line < len(starts):
+                return self.source[starts[line - 1]:starts[line] - 1]
+            return ""
+        if self._lines is None:
+            self._lines = _NEWLINE.split(self.source)
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+
+    def qualname(self, node: ast.AST) -> str | None:
+        """Dotted name of a Name/Attribute chain with import aliases resolved (`F.relu` ->
+        `torch.nn.functional.relu`); None for anything else (calls, subscripts)."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        head = self.aliases.get(node.id) or _CONVENTIONS.get(node.id, node.id)
+        parts.append(head)
+        return ".".join(reversed(parts))
+
+    def torch_name(self) -> str | None:
+        """The local name bound to the torch module, for generated code (`torch.no_grad()`)."""
+        for local, target in sorted(self.aliases.items()):
+            if target == "torch":
+                return local
+        if "torch" not in self.aliases and not self._binds("torch"):
+            return None
+        return "torch"
+
+    def _binds(self, name: str) -> bool:
+        return name in self.assignments.get(None, {})
+
+    def params(self, func: FunctionNode) -> list[ast.arg]:
+        a = func.args
+        return [*a.posonlyargs, *a.args, *([a.vararg] if a.vararg else []), *a.kwonlyargs,
+                *([a.kwarg] if a.kwarg else [])]
+
+
+def dotted(node: ast.AST) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None (no alias resolution)."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _base_names(cls: ast.ClassDef) -> list[str]:
+    out = []
+    for b in cls.bases:
+        d = dotted(b)
+        if d:
+            out.append(d.rsplit(".", 1)[-1])
+    return out
+
+
+def _is_grad_off(expr: ast.AST) -> bool:
+    """`torch.no_grad()`, `torch.inference_mode()`, `torch.set_grad_enabled(False)`, bare decorators."""
+    if isinstance(expr, ast.Call):
+        d = dotted(expr.func) or ""
+        last = d.rsplit(".", 1)[-1]
+        if last == "set_grad_enabled":
+            return bool(expr.args) and isinstance(expr.args[0], ast.Constant) and expr.args[0].value is False
+        if last == "inference_mode" and expr.args and isinstance(expr.args[0], ast.Constant):
+            return expr.args[0].value is not False
+        return last in _GRAD_OFF
+    d = dotted(expr) or ""
+    return d.rsplit(".", 1)[-1] in _GRAD_OFF
+
+
+def _is_grad_on(expr: ast.AST) -> bool:
+    if isinstance(expr, ast.Call):
+        d = dotted(expr.func) or ""
+        last = d.rsplit(".", 1)[-1]
+        if last == "set_grad_enabled":
+            return not (expr.args and isinstance(expr.args[0], ast.Constant) and expr.args[0].value is False)
+        return last == "enable_grad"
+    return False
+
+
+class _Walker:
+    """The single walk: statements recursively (carrying the Scope), expressions by stack."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.sites = ctx.sites
+        parts = re.split(r"[\\/]", ctx.path.lower())
+        self.optim_file = any("optim" in p for p in parts[:-1]) or "optim" in (parts[-1] if parts else "")
+        self.init_file = bool(parts) and "init" in parts[-1] and not parts[-1].startswith("__init__")
+
+    def _interesting_lines(self) -> list[int]:
+        source = self.ctx.source
+        starts = [0]
+        starts.extend(accumulate(map((1).__add__, map(len, source.split("\n")))))
+        self.ctx._starts = starts
+        lines: list[int] = []
+        last = -1
+        for m in _INTERESTING.finditer(source):
+            line = bisect_right(starts, m.start())
+            if line != last:
+                lines.append(line)
+                last = line
+        return lines
+
+    def run(self) -> None:
+        self.lines = self._interesting_lines()
+        scope = Scope(optimizer=self.optim_file, init=self.init_file)
+        self.ctx.assignments[None] = {}
+        self._block(self.ctx.tree.body, scope)
+
+    # -- statements ---------------------------------------------------------
+    def _block(self, body: list[ast.stmt], scope: Scope) -> None:
+        block_of = self.ctx.block_of
+        for i, stmt in enumerate(body):
+            block_of[stmt] = (body, i)
+            self._stmt(stmt, scope)
+
+    def _add(self, kind: type, node: ast.AST, scope: Scope, stmt: ast.stmt, parent: ast.AST | None = None) -> None:
+        lst = self.sites.get(kind)
+        if lst is None:
+            lst = self.sites[kind] = []
+        lst.append(Site(node, scope, stmt, parent))
+
+    def _assign(self, scope: Scope, name: str, value: ast.AST) -> None:
+        table = self.ctx.assignments.setdefault(scope.func, {})
+        table.setdefault(name, []).append(value)
+
+    def _targets(self, target: ast.AST, value: ast.AST, scope: Scope, unpack: bool = False) -> None:
+        if isinstance(target, ast.Name):
+            self._assign(scope, target.id, ast.Starred(value=value) if unpack else value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self._targets(elt.value if isinstance(elt, ast.Starred) else elt, value, scope, True)
+        elif isinstance(target, ast.Attribute) and scope.cls is not None:
+            if isinstance(target.value, ast.Name) and target.value.id == "self":
+                attrs = self.ctx.class_attrs.setdefault(scope.cls, {})
+                attrs.setdefault(target.attr, []).append(value)
+
+    def _hot(self, node: ast.AST) -> bool:
+        """Does any line of `node` hold text an indexed expression needs (see _INTERESTING)?"""
+        lines = self.lines
+        i = bisect_left(lines, node.lineno)
+        return i != len(lines) and lines[i] <= (node.end_lineno or node.lineno)
+
+    def _stmt(self, stmt: ast.stmt, scope: Scope) -> None:
+        t = type(stmt)
+        if t is ast.Assign:
+            hot = self._hot(stmt)
+            indexed = False
+            for tgt in stmt.targets:
+                self._targets(tgt, stmt.value, scope)
+                if type(tgt) is ast.Subscript:
+                    indexed = True
+            if hot or indexed:
+                self._add(t, stmt, scope, stmt)
+            if hot:
+                for tgt in stmt.targets:
+                    self._walk(tgt, scope, stmt)
+                self._walk(stmt.value, scope, stmt)
+        elif t is ast.AugAssign:
+            self._add(t, stmt, scope, stmt)
+            if self._hot(stmt):
+                self._walk(stmt.target, scope, stmt)
+                self._walk(stmt.value, scope, stmt)
+        elif t is ast.Expr or t is ast.Return:
+            if stmt.value is not None and self._hot(stmt):
+                self._add(t, stmt, scope, stmt)
+                self._walk(stmt.value, scope, stmt)
+        elif t is ast.AnnAssign:
+            if stmt.value is not None:
+                self._targets(stmt.target, stmt.value, scope)
+                self._exprs(stmt.value, scope, stmt)
+            self._exprs(stmt.target, scope, stmt)
+        elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+            self._function(stmt, scope)
+        elif t is ast.ClassDef:
+            self._class(stmt, scope)
+        elif t is ast.With or t is ast.AsyncWith:
+            inner = scope
+            for item in stmt.items:
+                self._exprs(item.context_expr, scope, stmt)
+                if _is_grad_off(item.context_expr):
+                    inner = _replace(inner, no_grad=True)
+                elif _is_grad_on(item.context_expr):
+                    inner = _replace(inner, no_grad=False)
+                if item.optional_vars is not None:
+                    self._targets(item.optional_vars, item.context_expr, scope, unpack=True)
+            self._block(stmt.body, inner)
+        elif t is ast.For or t is ast.AsyncFor:
+            self._targets(stmt.target, ast.Starred(value=stmt.iter), scope, unpack=False)
+            self._exprs(stmt.iter, scope, stmt)
+            self._block(stmt.body, scope)
+            self._block(stmt.orelse, scope)
+        elif t is ast.If or t is ast.While:
+            self._exprs(stmt.test, scope, stmt)
+            self._block(stmt.body, scope)
+            self._block(stmt.orelse, scope)
+        elif t is ast.Try or t is _TRY_STAR:
+            self._block(stmt.body, scope)
+            for h in stmt.handlers:
+                self._block(h.body, scope)
+            self._block(stmt.orelse, scope)
+            self._block(stmt.finalbody, scope)
+        elif t is ast.Import or t is ast.ImportFrom:
+            self._import(stmt)
+        elif t is _MATCH:
+            self._exprs(stmt.subject, scope, stmt)
+            for case in stmt.cases:
+                self._block(case.body, scope)
+        elif t in (ast.Pass, ast.Break, ast.Continue, ast.Global, ast.Nonlocal):
+            return
+        elif self._hot(stmt):
+            for child in ast.iter_child_nodes(stmt):
+                self._walk(child, scope, stmt)
+
+    def _function(self, fn: FunctionNode, outer: Scope) -> None:
+        for d in fn.decorator_list:
+            self._exprs(d, outer, fn)
+        for d in fn.args.defaults + [d for d in fn.args.kw_defaults if d is not None]:
+            self._exprs(d, outer, fn)
+        name = fn.name
+        in_module_cls = outer.module_cls and outer.func is None
+        lname = name.lower()
+        init = outer.init or name in _INIT_NAMES or (name == "__init__" and in_module_cls) or (
+            name != "__init__" and any(w in lname for w in _SETUP_WORDS))
+        params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)}
+        scope = Scope(
+            func=fn,
+            cls=outer.cls if outer.func is None else outer.cls,
+            no_grad=outer.no_grad or any(_is_grad_off(d) for d in fn.decorator_list),
+            optimizer=outer.optimizer or (name == "step" and outer.cls is not None),
+            init=init,
+            inplace_api=outer.inplace_api or (name.endswith("_") and not name.endswith("__"))
+            or "inplace" in params,
+            module_cls=outer.module_cls,
+        )
+        self.ctx.func_scope[fn] = scope
+        self.ctx.assignments.setdefault(fn, {})
+        self._block(fn.body, scope)
+
+    def _class(self, cls: ast.ClassDef, outer: Scope) -> None:
+        for b in cls.bases:
+            self._exprs(b, outer, cls)
+        bases = _base_names(cls)
+        defines_forward = any(
+            isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == "forward" for s in cls.body)
+        module_cls = defines_forward or any(b == "Module" or b.endswith("Module") for b in bases)
+        optimizer = outer.optimizer or any(b.endswith("Optimizer") for b in bases)
+        inplace_api = outer.inplace_api or any(
+            isinstance(st, ast.FunctionDef) and st.name == "__init__"
+            and any(a.arg == "inplace" for a in (*st.args.args, *st.args.kwonlyargs)) for st in cls.body)
+        scope = Scope(func=None, cls=cls, no_grad=outer.no_grad, optimizer=optimizer, init=outer.init,
+                      inplace_api=inplace_api, module_cls=module_cls)
+        self.ctx.class_attrs.setdefault(cls, {})
+        self._block(cls.body, scope)
+
+    def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        aliases = self.ctx.aliases
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                if a.asname:
+                    aliases[a.asname] = a.name
+                else:
+                    head = a.name.split(".", 1)[0]
+                    aliases[head] = head
+        elif stmt.module and not stmt.level:
+            for a in stmt.names:
+                aliases[a.asname or a.name] = f"{stmt.module}.{a.name}"
+
+    # -- expressions --------------------------------------------------------
+    def _exprs(self, root: ast.AST, scope: Scope, stmt: ast.stmt) -> None:
+        """Index the Calls, `.data` attributes and `:=` targets under `root` (hot lines only)."""
+        if self._hot(root):
+            self._walk(root, scope, stmt)
+
+    def _walk(self, root: ast.AST, scope: Scope, stmt: ast.stmt) -> None:
+        stack: list[tuple[ast.AST, ast.AST | None]] = [(root, None)]
+        add = self._add
+        Call, Attribute, NamedExpr, Lambda = ast.Call, ast.Attribute, ast.NamedExpr, ast.Lambda
+        AST = ast.AST
+        while stack:
+            node, parent = stack.pop()
+            t = type(node)
+            if t is Call:
+                add(Call, node, scope, stmt, parent)
+            elif t is Attribute:
+                if node.attr == "data":
+                    add(Attribute, node, scope, stmt, parent)
+            elif t is NamedExpr:
+                self._targets(node.target, node.value, scope)
+            elif t is Lambda:
+                continue  # its body runs elsewhere, later: not this statement's code
+            for name in node._fields:
+                v = getattr(node, name, None)
+                if type(v) is list:
+                    for c in v:
+                        if isinstance(c, AST):
+                            stack.append((c, node))
+                elif isinstance(v, AST):
+                    stack.append((v, node))
+
+
+_TRY_STAR = getattr(ast, "TryStar", ast.Try)
+_MATCH = getattr(ast, "Match", None)
+
+
+def _replace(scope: Scope, **changes: object) -> Scope:
+    from dataclasses import replace
+
+    return replace(scope, **changes)
+
+
+def iter_calls(ctx: FileContext) -> Iterator[Site]:
+    """Every call site, in source order."""
+    sites = ctx.of(ast.Call)
+    return iter(sorted(sites, key=lambda s: (s.node.lineno, s.node.col_offset)))

@@ -1,0 +1,149 @@
+"""Small libcst helpers shared by the rules' rewrites."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import libcst as cst
+
+_EMPTY_MODULE = cst.Module(body=[])
+
+# Binding strength of binary operators (higher binds tighter), for parenthesising.
+PRECEDENCE: dict[type, int] = {
+    cst.BitOr: 4, cst.BitXor: 5, cst.BitAnd: 6, cst.LeftShift: 7, cst.RightShift: 7,
+    cst.Add: 8, cst.Subtract: 8, cst.Multiply: 9, cst.MatrixMultiply: 9, cst.Divide: 9,
+    cst.FloorDivide: 9, cst.Modulo: 9, cst.Power: 11,
+}
+AUG_TO_BIN: dict[type, type] = {
+    cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
+    cst.DivideAssign: cst.Divide, cst.FloorDivideAssign: cst.FloorDivide, cst.ModuloAssign: cst.Modulo,
+    cst.PowerAssign: cst.Power, cst.MatrixMultiplyAssign: cst.MatrixMultiply, cst.BitAndAssign: cst.BitAnd,
+    cst.BitOrAssign: cst.BitOr, cst.BitXorAssign: cst.BitXor, cst.LeftShiftAssign: cst.LeftShift,
+    cst.RightShiftAssign: cst.RightShift,
+}
+
+
+def code(node: cst.CSTNode) -> str:
+    """Source text of a node (fragment rendering; newlines as in the node)."""
+    return _EMPTY_MODULE.code_for_node(node)
+
+
+def has_comment(*nodes: object) -> bool:
+    """Whether any of these nodes/whitespace pieces holds a comment (which we must not drop)."""
+    for n in nodes:
+        if isinstance(n, cst.CSTNode) and "#" in code(n):
+            return True
+    return False
+
+
+def dotted(node: cst.CSTNode) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def is_reevaluable(node: cst.BaseExpression) -> bool:
+    """A Name or attribute chain: evaluating it twice has no side effects we could double."""
+    return dotted(node) is not None and not node.lpar
+
+
+def parenthesize_operand(value: cst.BaseExpression, op: type) -> cst.BaseExpression:
+    """Wrap `value` in parentheses when it would bind differently as the right operand of `op`.
+
+    Equal precedence is wrapped too: `x += a + b` must stay `x + (a + b)`, since float
+    addition is not associative and the forward values must not move.
+    """
+    if value.lpar:
+        return value
+    mine = PRECEDENCE[op]
+    if isinstance(value, cst.BinaryOperation):
+        theirs = PRECEDENCE.get(type(value.operator), 0)
+        if op is cst.Power:
+            needs = theirs < mine
+        else:
+            needs = theirs <= mine
+    elif isinstance(value, cst.UnaryOperation):
+        needs = isinstance(value.operator, cst.Not) or op is cst.Power and False
+    else:
+        needs = isinstance(value, (cst.BooleanOperation, cst.Comparison, cst.IfExp, cst.Lambda,
+                                   cst.NamedExpr, cst.Yield, cst.Await)) and not isinstance(value, cst.Await)
+    if needs:
+        return value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return value
+
+
+def remove_arg(call: cst.Call, index: int) -> cst.Call | None:
+    """`call` without argument `index`, keeping commas and layout tidy; None if that would
+    drop a comment."""
+    args = list(call.args)
+    removed = args[index]
+    if index == len(args) - 1 and index > 0:
+        prev = args[index - 1]
+        body = removed.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=cst.SimpleWhitespace(""))
+        if has_comment(body, prev.comma if isinstance(prev.comma, cst.Comma) else None, prev.whitespace_after_arg,
+                       removed.comma if isinstance(removed.comma, cst.Comma) else None,
+                       removed.whitespace_after_arg):
+            return None  # a comment would move to another argument's line: leave the call alone
+        args[index - 1] = prev.with_changes(comma=removed.comma, whitespace_after_arg=removed.whitespace_after_arg)
+        del args[index]
+        return call.with_changes(args=args)
+    if has_comment(removed):
+        return None
+    del args[index]
+    if not args:
+        if has_comment(call.whitespace_before_args):
+            return call.with_changes(args=args)
+        return call.with_changes(args=args, whitespace_before_args=cst.SimpleWhitespace(""))
+    return call.with_changes(args=args)
+
+
+def keyword_index(args: Sequence[cst.Arg], name: str) -> int | None:
+    for i, a in enumerate(args):
+        if a.keyword is not None and a.keyword.value == name:
+            return i
+    return None
+
+
+def is_true(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "True" and not node.lpar
+
+
+def torch_alias(module: cst.Module) -> str | None:
+    """The name a file binds to the torch module at top level (`import torch as th` -> th)."""
+    found: str | None = None
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    name = dotted(alias.name)
+                    if alias.asname is not None and name == "torch":
+                        return alias.asname.name.value if isinstance(alias.asname.name, cst.Name) else None
+                    if alias.asname is None and name and name.split(".")[0] == "torch":
+                        found = "torch"
+    return found
+
+
+def small_replace(line: cst.CSTNode, index: int, new: cst.BaseSmallStatement) -> cst.CSTNode:
+    """`line` (SimpleStatementLine/Suite) with small statement `index` replaced."""
+    body = list(line.body)
+    body[index] = new
+    return line.with_changes(body=body)
+
+
+def parse_expr(text: str) -> cst.BaseExpression:
+    return cst.parse_expression(text)
+
+
+def assign(targets: Sequence[cst.BaseAssignTargetExpression], value: cst.BaseExpression,
+           semicolon: object = cst.MaybeSentinel.DEFAULT) -> cst.Assign:
+    """`t1 = t2 = value` with single spaces around `=`."""
+    return cst.Assign(
+        targets=[cst.AssignTarget(target=t) for t in targets], value=value, semicolon=semicolon)

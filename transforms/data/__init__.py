@@ -1,0 +1,1 @@
+"""Data derived from torch once, by a developer, so rules never import torch."""

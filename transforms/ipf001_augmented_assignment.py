@@ -1,0 +1,218 @@
+"""IPF001: `x += y` on a tensor mutates it in place; `x = x + y` rebinds instead."""
+
+from __future__ import annotations
+
+import ast
+from typing import ClassVar
+
+import libcst as cst
+
+from transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from transforms.common import fresh_before
+from transforms.context import FileContext
+from transforms.cstutil import AUG_TO_BIN, is_reevaluable, parenthesize_operand
+from transforms.evidence import Confidence, get_evidence
+
+_OPS = ("+", "-", "*", "/", "//", "%", "**", "@", "&", "|", "^", "<<", ">>")
+
+
+def _invalid_all_ops() -> tuple[Example, ...]:
+    out = []
+    for op in _OPS:
+        out.append(Example(
+            "import torch\n\ndef f(a, b):\n    x = torch.tanh(a)\n"
+            f"    x {op}= b\n    return x\n",
+            "import torch\n\ndef f(a, b):\n    x = torch.tanh(a)\n"
+            f"    x = x {op} b\n    return x\n",
+        ))
+    return tuple(out)
+
+
+class AugmentedAssignment(Rule):
+    code: ClassVar[str] = "IPF001"
+    name: ClassVar[str] = "augmented-assignment"
+    message: ClassVar[str] = "augmented assignment modifies a tensor in place; rebind with `x = x op y`"
+    explanation: ClassVar[str] = (
+        "On a tensor, `x += y` calls `x.add_(y)`: it overwrites the storage of `x` and bumps its "
+        "version counter. If an earlier operation saved `x` for its backward (relu, sigmoid, tanh, "
+        "exp and softmax save their output; mul and matmul save their inputs), backward() fails with "
+        "'modified by an inplace operation'. `x = x + y` computes the same values into a new tensor "
+        "and leaves the saved one intact. Subscript targets (`x[i] += v`) stay in place whatever the "
+        "spelling; they belong to IPF006. An attribute target (`self.h += y`) is rewritten only "
+        "when it is a plain attribute chain, so nothing with a side effect is evaluated twice."
+    )
+    safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    unsafe_when: ClassVar[str] = (
+        "The rewrite rebinds the name instead of writing into the tensor. It is safe only when the "
+        "target is a local name, every assignment to it in the function creates a new tensor "
+        "(arithmetic, or a torch/F call or tensor method that does not return a view or its input), "
+        "it is not a function parameter (that aliases the caller's tensor), and it is never stored "
+        "where another reference could see it (assigned to another name, an attribute or a "
+        "container, appended, yielded, viewed, captured by a closure). Otherwise another reference "
+        "saw the in-place update before and no longer does; passing the name to a call that keeps "
+        "it is not detected. Attribute targets are always unsafe."
+    )
+    statement_level: ClassVar[bool] = True
+    valid: ClassVar[tuple[str, ...]] = (
+        "def f(n):\n    i = 0\n    for _ in range(n):\n        i += 1\n    return i\n",
+        "def f(loader, model):\n    total = 0.0\n    for x in loader:\n        loss = model(x)\n"
+        "        total += loss.item()\n    return total\n",
+        "def f(items):\n    names = []\n    for n in items:\n        names += [n]\n    return names\n",
+        "def f():\n    s = ''\n    s += 'x'\n    return s\n",
+        "import numpy as np\n\ndef f():\n    a = np.zeros(3)\n    a += 1\n    return a\n",
+        "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n"
+        "        self.count += 1\n        return x\n",
+        "import torch\n\ndef f(a):\n    x = torch.relu(a)\n    with torch.no_grad():\n"
+        "        x += 1\n    return x\n",
+        "import torch\n\n@torch.no_grad()\ndef ema(a, b):\n    x = torch.relu(a)\n    x *= b\n",
+        "import torch\n\nclass SGD(torch.optim.Optimizer):\n    def step(self):\n"
+        "        for p in self.params:\n            d = torch.zeros_like(p)\n            d += p.grad\n",
+        "import torch\n\ndef f(a):\n    x = torch.relu(a)\n    x = x + 1\n    return x\n",
+        "import torch\n\ndef f(a):\n    x = torch.relu(a)\n    x[0] += 1\n    return x\n",
+        "import torch\n\nw = torch.randn(3, requires_grad=True)\nw -= 0.1 * w.grad\n",
+        "import torch\n\ndef f(a):\n    x = torch.relu(a)\n    with torch.inference_mode():\n"
+        "        x /= 2\n",
+        "def f(x):\n    x += 1\n    return x\n",
+        "import torch\n\ndef f(a):\n    n = a.size(0)\n    n += 1\n    h, w = a.shape[-2:]\n    h *= 2\n",
+        "import torch\n\ndef f(k, r):\n    d = torch.arange(k)\n    d += r\n    return d\n",
+        "import torch\n\ndef f(a):\n    x = torch.relu(a).clone()\n    x = x.clone()\n    x += 1\n    return x\n",
+        "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        self.fc.weight.data *= 2\n        return x\n",
+        "import torch.nn as nn\n\nclass Act(nn.Module):\n    def __init__(self, inplace=False):\n        super().__init__()\n"
+        "        self.inplace = inplace\n\n    def forward(self, x):\n        x += 3\n        return x\n",
+    )
+    invalid: ClassVar[tuple[Example, ...]] = _invalid_all_ops() + (
+        Example(
+            "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x *= b + c\n    return x\n",
+            "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x = x * (b + c)\n    return x\n",
+        ),
+        Example(
+            "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x += b + c\n    return x\n",
+            "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x = x + (b + c)\n    return x\n",
+        ),
+        Example(
+            "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x -= b * c\n    return x\n",
+            "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x = x - b * c\n    return x\n",
+        ),
+        Example(
+            "import torch\n\ndef f(a, b):\n    x = torch.exp(a)\n    x **= b ** 2\n    return x\n",
+            "import torch\n\ndef f(a, b):\n    x = torch.exp(a)\n    x = x ** b ** 2\n    return x\n",
+        ),
+        Example(  # comments and odd spacing kept
+            "import torch\n\ndef f(a, b):\n    x = torch.sigmoid(a)  # gate\n    x  +=  b  # add\n    return x\n",
+            "import torch\n\ndef f(a, b):\n    x = torch.sigmoid(a)  # gate\n    x  =  x + b  # add\n    return x\n",
+        ),
+        Example(  # forward input of an nn.Module: the caller's tensor -> unsafe
+            "import torch.nn as nn\n\nclass Block(nn.Module):\n    def forward(self, x):\n"
+            "        x += self.lateral(x)\n        return x\n",
+            "import torch.nn as nn\n\nclass Block(nn.Module):\n    def forward(self, x):\n"
+            "        x = x + self.lateral(x)\n        return x\n",
+            unsafe=True,
+        ),
+        Example(  # torchvision-style residual: still flagged (scan cannot know BN saves its input)
+            "import torch.nn as nn\n\nclass B(nn.Module):\n    def forward(self, x):\n        identity = x\n"
+            "        out = self.bn(self.conv(x))\n        out += identity\n        return self.relu(out)\n",
+            "import torch.nn as nn\n\nclass B(nn.Module):\n    def forward(self, x):\n        identity = x\n"
+            "        out = self.bn(self.conv(x))\n        out = out + identity\n        return self.relu(out)\n",
+            unsafe=True,
+        ),
+        Example(  # attribute target: plain chain, rewritten, unsafe
+            "import torch\n\nclass M:\n    def __call__(self, a):\n        self.h = torch.tanh(a)\n"
+            "        self.h += a\n        return self.h\n",
+            "import torch\n\nclass M:\n    def __call__(self, a):\n        self.h = torch.tanh(a)\n"
+            "        self.h = self.h + a\n        return self.h\n",
+            unsafe=True,
+        ),
+        Example(  # side effect in the target: flag, no fix
+            "import torch\n\ndef f(a, get):\n    get().h += torch.tanh(a)\n",
+            None,
+        ),
+        Example(  # annotated parameter
+            "import torch\nfrom torch import Tensor\n\ndef f(x: Tensor, y):\n    x += y\n    return x\n",
+            "import torch\nfrom torch import Tensor\n\ndef f(x: Tensor, y):\n    x = x + y\n    return x\n",
+            unsafe=True,
+        ),
+        Example(  # one-line suite and semicolons
+            "import torch\n\ndef f(a, b):\n    x = torch.relu(a) * 2\n    if b is not None: x += b\n    return x\n",
+            "import torch\n\ndef f(a, b):\n    x = torch.relu(a) * 2\n    if b is not None: x = x + b\n    return x\n",
+        ),
+        Example(
+            "import torch\n\ndef f(a, b):\n    x = torch.relu(a); x += b; return x\n",
+            "import torch\n\ndef f(a, b):\n    x = torch.relu(a); x = x + b; return x\n",
+        ),
+        Example(  # the value is a conditional expression: parenthesised
+            "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x += b if c else a\n    return x\n",
+            "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x = x + (b if c else a)\n    return x\n",
+        ),
+        Example(  # aliased into a list: unsafe
+            "import torch\n\ndef f(a, b):\n    x = torch.relu(a)\n    feats = [x]\n    x += b\n    return feats\n",
+            "import torch\n\ndef f(a, b):\n    x = torch.relu(a)\n    feats = [x]\n    x = x + b\n    return feats\n",
+            unsafe=True,
+        ),
+    )
+
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
+        out = []
+        for site in ctx.of(ast.AugAssign):
+            node = site.node
+            if isinstance(node.target, ast.Subscript):
+                continue
+            fixable = isinstance(node.target, ast.Name) or is_reevaluable_ast(node.target)
+            out.append(Candidate(node, ctx.position(node), ctx.end_position(node), fixable,
+                                 "" if fixable else "the target has a side effect: not rewritten"))
+        return out
+
+    def find(self, ctx: FileContext) -> list[Finding]:
+        ev = get_evidence(ctx)
+        findings = []
+        by_node = {id(c.node): c for c in self.candidates(ctx)}
+        for site in ctx.of(ast.AugAssign):
+            cand = by_node.get(id(site.node))
+            if cand is None or site.scope.quiet:
+                continue
+            target, value = site.node.target, site.node.value
+            if isinstance(target, ast.Attribute) and target.attr in ("data", "grad"):
+                continue  # a write through .data is IPF005's; .grad is not tracked
+            if isinstance(target, ast.Name) and fresh_before(ctx, ev, site.node, target.id):
+                continue  # `x = torch.zeros(n); x += y`: nothing saved x yet
+            if ev.leaf(target, site.scope).tensor:
+                continue  # IPF008 owns in-place updates of leaves
+            verdict = ev.of(target, site.scope)
+            if verdict.tensor is False:
+                continue
+            if verdict.tensor is None:
+                vv = ev.of(value, site.scope)
+                if not vv.tensor:
+                    continue
+                conf, note = Confidence.LOW, f"target type unknown; the value is {vv.note}"
+            else:
+                conf, note = verdict.confidence, verdict.note
+            safe = isinstance(target, ast.Name) and ev.fresh_unaliased(target.id, site.scope)
+            findings.append(self.finding(ctx, cand, confidence=conf, note=note,
+                                         safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
+        return findings
+
+    def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> cst.CSTNode | None:
+        small = updated.body[index]
+        if not isinstance(small, cst.AugAssign) or not is_reevaluable(small.target):
+            return None
+        op = AUG_TO_BIN[type(small.operator)]
+        value = parenthesize_operand(small.value, op)
+        new = cst.Assign(
+            targets=[cst.AssignTarget(
+                target=small.target,
+                whitespace_before_equal=small.operator.whitespace_before,
+                whitespace_after_equal=small.operator.whitespace_after,
+            )],
+            value=cst.BinaryOperation(left=small.target.deep_clone(), operator=op(), right=value),
+            semicolon=small.semicolon,
+        )
+        body = list(updated.body)
+        body[index] = new
+        return updated.with_changes(body=body)
+
+
+def is_reevaluable_ast(node: ast.AST) -> bool:
+    """A Name or an attribute chain rooted at a Name (no calls, no subscripts)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)

@@ -1,0 +1,223 @@
+"""IPF004: `inplace=True` on activations and dropout makes them overwrite their input."""
+
+from __future__ import annotations
+
+import ast
+from typing import ClassVar
+
+import libcst as cst
+
+from transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from transforms.common import call_form, comment_near_arg, is_chain
+from transforms.context import FileContext, dotted
+from transforms.cstutil import dotted as cst_dotted
+from transforms.cstutil import is_true, keyword_index, remove_arg
+from transforms.data.inplace_tables import INPLACE_FLAG_FUNCTIONALS, INPLACE_FLAG_MODULES
+from transforms.evidence import Confidence, get_evidence
+
+_FRESH_PRODUCERS = ("Conv", "Linear", "BatchNorm", "Norm", "Bilinear", "Embedding")
+
+
+def _is_true(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def flag_index(ctx: FileContext, call: ast.Call) -> tuple[str, int, str] | None:
+    """(how, argument index, kind) of an `inplace=True` flag; kind is module/functional/other."""
+    q = ctx.qualname(call.func) or ""
+    module, _, name = q.rpartition(".")
+    kind = "other"
+    pos = None
+    if module == "torch.nn" and name in INPLACE_FLAG_MODULES:
+        kind, pos = "module", INPLACE_FLAG_MODULES[name]
+    elif module == "torch.nn.functional" and name in INPLACE_FLAG_FUNCTIONALS:
+        kind, pos = "functional", INPLACE_FLAG_FUNCTIONALS[name]
+    for i, kw in enumerate(call.keywords):
+        if kw.arg == "inplace" and _is_true(kw.value):
+            return "keyword", len(call.args) + i, kind
+    if pos is not None and pos >= 0 and len(call.args) > pos and _is_true(call.args[pos]) \
+            and not any(isinstance(a, ast.Starred) for a in call.args[:pos + 1]):
+        return "positional", pos, kind
+    return None
+
+
+class InplaceFlag(Rule):
+    code: ClassVar[str] = "IPF004"
+    name: ClassVar[str] = "inplace-flag"
+    message: ClassVar[str] = "`inplace=True` makes the activation/dropout overwrite its input; drop the flag"
+    explanation: ClassVar[str] = (
+        "`nn.ReLU(inplace=True)`, `nn.Dropout(p, True)`, `F.relu(x, inplace=True)`, `F.dropout(..., "
+        "inplace=True)` and every layer built with `inplace=True` (`act_layer(inplace=True)`, config "
+        "dicts) write their result into their input. When that input was saved for backward (the "
+        "output of tanh/sigmoid/softmax/exp, or of another in-place activation) or is still read later "
+        "(a shortcut), backward fails or the forward silently changes. Without the flag the module "
+        "returns a new tensor with the same values. The flag is dropped (a positional `True` followed "
+        "by more arguments becomes `False`). A statement whose result is unused, `F.relu(x, "
+        "inplace=True)`, becomes `x = F.relu(x)`, because dropping the flag alone would make it a "
+        "no-op. Calls that are neither torch's nor used for their result (`df.dropna(inplace=True)`) "
+        "are not flagged."
+    )
+    safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    unsafe_when: ClassVar[str] = (
+        "The in-place version also changed the tensor its caller passed in; code that reads that "
+        "tensor after the activation (a shortcut computed from the same input, an alias in a list) saw "
+        "the activated values and will now see the originals. Safe when the result is rebound to the "
+        "input name and that name is a local fresh, unaliased tensor (`x = F.relu(x, inplace=True)`), "
+        "or when the module sits in an nn.Sequential right after a Conv/Linear/Norm layer (whose "
+        "output nobody else holds). Module constructions elsewhere cannot be traced to their call "
+        "sites statically and are unsafe."
+    )
+    expr_nodes: ClassVar[tuple[type, ...]] = (cst.Call,)
+    statement_level: ClassVar[bool] = True
+    bulk_default: ClassVar[bool] = True
+    valid: ClassVar[tuple[str, ...]] = (
+        "import torch.nn as nn\n\nact = nn.ReLU()\n",
+        "import torch.nn as nn\n\nact = nn.ReLU(inplace=False)\n",
+        "import torch.nn as nn\n\ndef make(inplace):\n    return nn.ReLU(inplace=inplace)\n",
+        "import torch.nn.functional as F\n\ndef f(x):\n    return F.relu(x)\n",
+        "import pandas as pd\n\ndef f(df):\n    df.dropna(inplace=True)\n    return df\n",
+        "def f(df):\n    df.fillna(0, inplace=True)\n",
+        "import torch\nimport torch.nn.functional as F\n\ndef f(x):\n    with torch.no_grad():\n"
+        "        y = F.relu(x, inplace=True)\n    return y\n",
+        "import torch.nn as nn\n\nlayer = nn.Dropout(0.5)\n",
+        "import torch.nn as nn\n\nlayer = nn.LeakyReLU(0.1)\n",
+        "import torch.nn as nn\n\nlayer = nn.Hardtanh(-1.0, 1.0, False)\n",
+        "import torch.nn as nn\n\nlayer = nn.Linear(3, 4, True)\n",
+        "import torch.nn.functional as F\n\ndef f(x):\n    return F.dropout(x, 0.1, True)\n",
+    )
+    invalid: ClassVar[tuple[Example, ...]] = (
+        Example("import torch.nn as nn\n\nact = nn.ReLU(inplace=True)\n",
+                "import torch.nn as nn\n\nact = nn.ReLU()\n", unsafe=True),
+        Example("import torch.nn as nn\n\nact = nn.ReLU(True)\n", "import torch.nn as nn\n\nact = nn.ReLU()\n", unsafe=True),
+        Example("import torch.nn as nn\n\nd = nn.Dropout(0.5, True)\n", "import torch.nn as nn\n\nd = nn.Dropout(0.5)\n",
+                unsafe=True),
+        Example("import torch.nn as nn\n\nd = nn.Dropout(p=0.5, inplace=True)\n",
+                "import torch.nn as nn\n\nd = nn.Dropout(p=0.5)\n", unsafe=True),
+        Example("import torch.nn as nn\n\nd = nn.LeakyReLU(0.2, True)\n", "import torch.nn as nn\n\nd = nn.LeakyReLU(0.2)\n",
+                unsafe=True),
+        Example("from torch.nn import ReLU6\n\nd = ReLU6(inplace=True)\n", "from torch.nn import ReLU6\n\nd = ReLU6()\n",
+                unsafe=True),
+        Example("import torch.nn as nn\n\nh = nn.Hardtanh(-1.0, 1.0, True, -2.0)\n",
+                "import torch.nn as nn\n\nh = nn.Hardtanh(-1.0, 1.0, False, -2.0)\n", unsafe=True),
+        Example("import torch.nn.functional as F\n\ndef f(x):\n    h = F.relu(x, inplace=True)\n    return h\n",
+                "import torch.nn.functional as F\n\ndef f(x):\n    h = F.relu(x)\n    return h\n", unsafe=True),
+        Example("import torch.nn.functional as F\n\ndef f(a):\n    x = a * 2\n    x = F.relu(x, inplace=True)\n    return x\n",
+                "import torch.nn.functional as F\n\ndef f(a):\n    x = a * 2\n    x = F.relu(x)\n    return x\n"),
+        Example("import torch.nn.functional as F\n\ndef f(a):\n    x = a * 2\n    F.relu(x, inplace=True)\n    return x\n",
+                "import torch.nn.functional as F\n\ndef f(a):\n    x = a * 2\n    x = F.relu(x)\n    return x\n"),
+        Example("import torch.nn.functional as F\n\ndef f(h):\n    h = F.dropout(h, 0.3, True, True)\n    return h\n",
+                "import torch.nn.functional as F\n\ndef f(h):\n    h = F.dropout(h, 0.3, True)\n    return h\n", unsafe=True),
+        Example("import torch.nn.functional as F\n\ndef f(h):\n    h = F.dropout(h, p=0.3, training=True, inplace=True)\n    return h\n",
+                "import torch.nn.functional as F\n\ndef f(h):\n    h = F.dropout(h, p=0.3, training=True)\n    return h\n",
+                unsafe=True),
+        Example("def build(act_layer):\n    return act_layer(inplace=True)\n", "def build(act_layer):\n    return act_layer()\n",
+                unsafe=True),
+        Example("cfg = dict(type='ReLU', inplace=True)\n", "cfg = dict(type='ReLU')\n", unsafe=True),
+        Example("import torch.nn as nn\n\nnet = nn.Sequential(\n    nn.Linear(4, 8),\n    nn.ReLU(inplace=True),\n"
+                "    nn.Linear(8, 1),\n)\n",
+                "import torch.nn as nn\n\nnet = nn.Sequential(\n    nn.Linear(4, 8),\n    nn.ReLU(),\n"
+                "    nn.Linear(8, 1),\n)\n"),
+        Example("import torch.nn as nn\n\nnet = nn.Sequential(nn.Tanh(), nn.ReLU(inplace=True))\n",
+                "import torch.nn as nn\n\nnet = nn.Sequential(nn.Tanh(), nn.ReLU())\n", unsafe=True),
+        Example("import torch.nn as nn\n\nact = nn.ReLU(\n    inplace=True,  # saves memory\n)\n", None),
+        Example("import torch.nn as nn\n\nact = nn.ELU(\n    alpha=1.0,\n    inplace=True,\n)\n",
+                "import torch.nn as nn\n\nact = nn.ELU(\n    alpha=1.0,\n)\n", unsafe=True),
+        Example("import torch.nn as nn\n\nclass B(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.act = nn.SiLU(inplace=True)  # act\n",
+                "import torch.nn as nn\n\nclass B(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.act = nn.SiLU()  # act\n", unsafe=True),
+    )
+
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
+        out = []
+        pandas = any(v.split(".")[0] == "pandas" for v in ctx.aliases.values())
+        for site in ctx.of(ast.Call):
+            call = site.node
+            found = flag_index(ctx, call)
+            if found is None:
+                continue
+            how, index, kind = found
+            form = call_form(site)
+            if kind == "other" and (form.kind == "stmt" or pandas and isinstance(call.func, ast.Attribute)):
+                continue  # result unused or a dataframe API: not an activation flag
+            fixable, why = True, ""
+            if form.kind == "stmt" and kind == "functional" and not (call.args and is_chain(call.args[0])):
+                fixable, why = False, "result unused and the input is not a name to rebind"
+            elif comment_near_arg(ctx, call, index):
+                fixable, why = False, "a comment sits next to the flag"
+            out.append(Candidate(call, ctx.position(call), ctx.end_position(call), fixable, why))
+        return out
+
+    def find(self, ctx: FileContext) -> list[Finding]:
+        ev = get_evidence(ctx)
+        sites = {id(s.node): s for s in ctx.of(ast.Call)}
+        findings = []
+        for cand in self.candidates(ctx):
+            site = sites[id(cand.node)]
+            _, _, kind = flag_index(ctx, cand.node)
+            if kind == "functional" and (site.scope.no_grad or site.scope.inplace_api or site.scope.optimizer):
+                continue
+            conf = Confidence.HIGH if kind != "other" else Confidence.MEDIUM
+            note = {"module": "torch module built in place", "functional": "in-place torch functional",
+                    "other": "`inplace=True` passed to a layer factory"}[kind]
+            findings.append(self.finding(ctx, cand, confidence=conf, note=note,
+                                         safety=FixSafety.SAFE if self._safe(ctx, ev, site, kind) else FixSafety.UNSAFE))
+        return findings
+
+    def _safe(self, ctx: FileContext, ev, site, kind: str) -> bool:
+        call = site.node
+        if kind == "functional" and call.args and isinstance(call.args[0], ast.Name):
+            form = call_form(site)
+            name = call.args[0].id
+            rebinds = form.kind == "stmt" or (form.kind == "assign" and isinstance(form.target, ast.Name)
+                                                and form.target.id == name)
+            return rebinds and ev.fresh_unaliased(name, site.scope)
+        if kind == "module" and isinstance(site.parent, ast.Call):
+            outer = site.parent
+            q = dotted(outer.func) or ""
+            if q.rsplit(".", 1)[-1] == "Sequential" and call in outer.args:
+                i = outer.args.index(call)
+                if i > 0 and isinstance(outer.args[i - 1], ast.Call):
+                    prev = (dotted(outer.args[i - 1].func) or "").rsplit(".", 1)[-1]
+                    return any(p in prev for p in _FRESH_PRODUCERS)
+        return False
+
+    def fix_expr(self, original: cst.CSTNode, updated: cst.CSTNode, rc) -> cst.CSTNode | None:
+        if not isinstance(updated, cst.Call):
+            return None
+        i = keyword_index(updated.args, "inplace")
+        if i is not None:
+            return remove_arg(updated, i) if is_true(updated.args[i].value) else None
+        name = (cst_dotted(updated.func) or "").rsplit(".", 1)[-1]
+        pos = INPLACE_FLAG_MODULES.get(name, INPLACE_FLAG_FUNCTIONALS.get(name, -1))
+        positional = [a for a in updated.args if a.keyword is None and not a.star]
+        if pos < 0 or len(positional) <= pos or not is_true(positional[pos].value):
+            return None
+        index = updated.args.index(positional[pos])
+        if index == len(updated.args) - 1:
+            return remove_arg(updated, index)
+        args = list(updated.args)
+        args[index] = args[index].with_changes(value=cst.Name("False"))
+        return updated.with_changes(args=args)
+
+    def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> cst.CSTNode | None:
+        orig_small, small = original.body[index], updated.body[index]
+        if not (isinstance(orig_small, cst.Expr) and isinstance(orig_small.value, cst.Call)
+                and isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+            return None
+        if not rc.targeted(orig_small.value):
+            return None
+        call = small.value
+        name = (cst_dotted(call.func) or "").rsplit(".", 1)[-1]
+        if name not in INPLACE_FLAG_FUNCTIONALS or not call.args or call.args[0].keyword is not None:
+            return None
+        if keyword_index(call.args, "inplace") is not None or len(call.args) == len(orig_small.value.args) \
+                and keyword_index(orig_small.value.args, "inplace") is not None:
+            return None  # the flag could not be dropped (a comment next to it): leave the line alone
+        first = call.args[0].value
+        if cst_dotted(first) is None:
+            return None
+        new = cst.Assign(targets=[cst.AssignTarget(target=first.deep_clone())], value=call, semicolon=small.semicolon)
+        body = list(updated.body)
+        body[index] = new
+        return updated.with_changes(body=body)

@@ -1,0 +1,139 @@
+"""IPF005: `.data` hides writes from autograd; `.detach()` shares storage but not silence."""
+
+from __future__ import annotations
+
+import ast
+from typing import ClassVar
+
+import libcst as cst
+
+from transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from transforms.context import FileContext
+from transforms.evidence import Confidence, get_evidence
+
+
+def _is_write(site) -> bool:
+    """`p.data = t`, `p.data[i] = v`, `p.data += v`: a write through `.data`."""
+    node = site.node
+    if isinstance(node.ctx, (ast.Store, ast.Del)):
+        return True
+    parent = site.parent
+    stmt = site.stmt
+    if isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.ctx, (ast.Store, ast.Del)):
+        return True
+    return isinstance(stmt, ast.AugAssign) and (stmt.target is node or stmt.target is parent)
+
+
+class DataAttribute(Rule):
+    code: ClassVar[str] = "IPF005"
+    name: ClassVar[str] = "data-attribute"
+    message: ClassVar[str] = "`.data` bypasses autograd's checks; use `.detach()`"
+    explanation: ClassVar[str] = (
+        "`x.data` shares storage with `x` but not its version counter, so an in-place write through it "
+        "(`h.data.mul_(0.5)`) corrupts values autograd saved and backward computes wrong gradients "
+        "without any error. `x.detach()` shares storage and the version counter: the same values, but a "
+        "harmful write now raises torch's error instead of silently corrupting gradients. Reads are "
+        "rewritten; writes (`p.data = t`, `p.data[i] = v`, `p.data += v`) are flagged only, because "
+        "`.data` assignment has no `.detach()` equivalent and is often deliberate (weight clipping, "
+        "straight-through estimators). Only receivers with tensor evidence are considered: "
+        "`torch.utils.data`, `from x.data import ...`, `self.data` and untyped objects are never "
+        "touched. Opt-in under bulk `scan`/`migrate`."
+    )
+    safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    unsafe_when: ClassVar[str] = (
+        "Forward values never change, but code that relied on `.data` to mutate a saved tensor or a "
+        "leaf silently (an intentional straight-through trick, in-place clipping of a parameter that a "
+        "pending backward still needs) now raises torch's in-place error, and `.detach()` on a leaf "
+        "used with in-place ops outside no_grad bumps its version. Always needs --unsafe-fixes."
+    )
+    bulk_default: ClassVar[bool] = False
+    expr_nodes: ClassVar[tuple[type, ...]] = (cst.Attribute,)
+    valid: ClassVar[tuple[str, ...]] = (
+        "import torch.utils.data\n\nloader = torch.utils.data.DataLoader([])\n",
+        "from torch.utils.data import DataLoader\nfrom mypkg.data import load\n",
+        "class DS:\n    def __getitem__(self, i):\n        return self.data[i]\n",
+        "def f(batch):\n    return batch.data\n",
+        "import torch\n\ndef f(model):\n    with torch.no_grad():\n        for p in model.parameters():\n"
+        "            p.data.clamp_(-0.01, 0.01)\n",
+        "import torch\n\nclass SGD(torch.optim.Optimizer):\n    def step(self):\n        for p in self.params:\n"
+        "            p.data.add_(p.grad, alpha=-0.1)\n",
+        "import torch.nn as nn\n\nclass M(nn.Module):\n    def _init_weights(self, m):\n"
+        "        m.weight.data.normal_(0, 0.02)\n",
+        "import torch\n\ndef f(a):\n    x = torch.relu(a)\n    return x.detach()\n",
+        "import torch\n\ndef f(resp):\n    d = resp.json()\n    return d.data\n",
+        "import torch\n\ndef f(a):\n    x = torch.relu(a)\n    return x.grad.data\n",
+    )
+    invalid: ClassVar[tuple[Example, ...]] = (
+        Example("import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    h.data.mul_(0.5)\n    return h\n",
+                "import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    h.detach().mul_(0.5)\n    return h\n", unsafe=True),
+        Example("import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    v = h.data\n    return v\n",
+                "import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    v = h.detach()\n    return v\n", unsafe=True),
+        Example("import torch\n\ndef f(model, D):\n    for p in D.parameters():\n        p.data.add_(-0.5 * p.grad)\n",
+                "import torch\n\ndef f(model, D):\n    for p in D.parameters():\n        p.detach().add_(-0.5 * p.grad)\n",
+                unsafe=True),
+        Example("import torch\n\ndef f(a, t):\n    h = torch.tanh(a)\n    h.data = t\n    return h\n", None),
+        Example("import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    h.data[0] = 1.0\n    return h\n", None),
+        Example("import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    h.data += 1.0\n    return h\n", None),
+        Example("import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    return h.data.numpy()  # to numpy\n",
+                "import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    return h.detach().numpy()  # to numpy\n", unsafe=True),
+        Example("import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n"
+                "        return self.fc.weight.data * x\n",
+                "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n"
+                "        return self.fc.weight.detach() * x\n", unsafe=True),
+        Example("import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    print(h.data, 'é', h.data)\n",
+                "import torch\n\ndef f(a):\n    h = torch.tanh(a)\n    print(h.detach(), 'é', h.detach())\n", unsafe=True),
+        Example("import torch\nfrom torch import Tensor\n\ndef f(x: Tensor):\n    return (x.data ** 2).sum()\n",
+                "import torch\nfrom torch import Tensor\n\ndef f(x: Tensor):\n    return (x.detach() ** 2).sum()\n",
+                unsafe=True),
+    )
+
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
+        out = []
+        for site in ctx.of(ast.Attribute):
+            node = site.node
+            value = node.value
+            if isinstance(value, ast.Name) and (value.id == "self" or value.id in ctx.aliases):
+                continue  # self.data (datasets), torch.data-like module attributes
+            head = value
+            while isinstance(head, ast.Attribute):
+                head = head.value
+            if isinstance(head, ast.Name) and head.id in ctx.aliases and isinstance(value, ast.Attribute):
+                q = ctx.qualname(value) or ""
+                if not q.startswith("torch.") or q.startswith("torch.utils"):
+                    continue  # a module path such as torch.utils.data or pkg.data
+                if q.count(".") and q.split(".")[1][:1].islower() and q.split(".")[1] in ("utils", "nn", "distributed"):
+                    continue
+            write = _is_write(site)
+            out.append(Candidate(node, ctx.position(node), ctx.end_position(node), not write,
+                                 "a write through .data: flagged only" if write else ""))
+        return out
+
+    def find(self, ctx: FileContext) -> list[Finding]:
+        ev = get_evidence(ctx)
+        sites = {id(s.node): s for s in ctx.of(ast.Attribute)}
+        findings = []
+        for cand in self.candidates(ctx):
+            site = sites[id(cand.node)]
+            if site.scope.quiet:
+                continue
+            value = cand.node.value
+            if isinstance(value, ast.Attribute) and value.attr == "grad":
+                continue  # .grad.data: gradients are not tracked
+            verdict = ev.of(value, site.scope)
+            if not verdict.tensor:
+                leaf = ev.leaf(value, site.scope)
+                if not leaf.tensor:
+                    continue
+                verdict = leaf
+            message = None if cand.fixable else "write through `.data` hides the mutation from autograd"
+            findings.append(self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note,
+                                         message=message))
+        return findings
+
+    def fix_expr(self, original: cst.CSTNode, updated: cst.CSTNode, rc) -> cst.CSTNode | None:
+        if not isinstance(updated, cst.Attribute) or updated.attr.value != "data" or rc.is_store(original):
+            return None
+        return cst.Call(
+            func=cst.Attribute(value=updated.value, dot=updated.dot, attr=cst.Name("detach")),
+            lpar=updated.lpar, rpar=updated.rpar,
+        )

@@ -1,0 +1,159 @@
+"""IPF006: `x[i] = v` writes into `x`; cloning `x` first keeps what autograd saved intact."""
+
+from __future__ import annotations
+
+import ast
+from typing import ClassVar
+
+import libcst as cst
+
+from transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from transforms.common import fresh_before, in_suite, shares_line
+from transforms.context import FileContext
+from transforms.cstutil import has_comment
+from transforms.evidence import get_evidence
+
+
+def subscript_root(target: ast.AST) -> ast.AST:
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    return target
+
+
+def indexed_target(stmt: ast.stmt) -> ast.Subscript | None:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Subscript):
+        return stmt.targets[0]
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript):
+        return stmt.target
+    return None
+
+
+def _writes_into(stmt: ast.stmt, name: str) -> bool:
+    t = indexed_target(stmt)
+    root = subscript_root(t) if t is not None else None
+    return isinstance(root, ast.Name) and root.id == name
+
+
+class IndexedAssignment(Rule):
+    code: ClassVar[str] = "IPF006"
+    name: ClassVar[str] = "indexed-assignment"
+    message: ClassVar[str] = "indexed assignment writes into a tensor in place; clone it first (`x = x.clone()`)"
+    explanation: ClassVar[str] = (
+        "`x[i] = v`, `x[mask] = v`, `x[:, 0] = 0` and `x[i] += v` call `x.__setitem__`, an in-place copy "
+        "into `x`'s storage that bumps its version counter. If autograd saved `x` (the output of "
+        "relu/sigmoid/softmax, an input of mul/matmul) backward fails. Inserting `x = x.clone()` right "
+        "before the write gives the write its own tensor; autograd's saved one is untouched and the "
+        "values that follow are the same. A write right after `x` was created by a factory "
+        "(`torch.zeros`, `new_zeros`, `.clone()`...) is not flagged: nothing can have saved it yet. "
+        "Only a plain name is cloned: for `self.buf[i] = v` the finding has no fix (rebinding an "
+        "attribute changes module state)."
+    )
+    safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    unsafe_when: ClassVar[str] = (
+        "Other references to the same tensor (another name, a view such as `y = x[0]` or "
+        "`x.view(...)`, a container, the caller's tensor when `x` is a parameter) saw the write before "
+        "and no longer do. Safe only when `x` is a local that every assignment binds to a new tensor "
+        "and that is never aliased (see IPF001)."
+    )
+    statement_level: ClassVar[bool] = True
+    valid: ClassVar[tuple[str, ...]] = (
+        "def f(d, k, v):\n    d[k] = v\n    return d\n",
+        "def f(n):\n    xs = [0] * n\n    xs[0] = 1\n    return xs\n",
+        "import torch\n\ndef f(n):\n    x = torch.zeros(n)\n    x[0] = 1\n    x[1] = 2\n    return x\n",
+        "import torch\n\ndef f(a):\n    x = torch.sigmoid(a)\n    x = x.clone()\n    x[0] = 0\n    return x\n",
+        "import torch\n\ndef f(a):\n    x = torch.sigmoid(a)\n    with torch.no_grad():\n        x[0] = 0\n",
+        "import numpy as np\n\ndef f():\n    a = np.zeros(3)\n    a[0] = 1\n",
+        "import torch\n\ndef f(a):\n    x = a.new_zeros(3)\n    x[:, 0] += 1\n    return x\n",
+        "import torch\n\nclass M:\n    def reset_parameters(self):\n        w = torch.relu(self.w)\n        w[0] = 1\n",
+        "import torch\n\nw = torch.randn(3, requires_grad=True)\nw[0] = 1\n",
+        "import torch\n\ndef f(a):\n    x = torch.sigmoid(a)\n    y = x.clone()\n    y[0] = 0\n    return x, y\n",
+    )
+    invalid: ClassVar[tuple[Example, ...]] = (
+        Example("import torch\n\ndef f(a):\n    att = torch.relu(a)\n    att[:, :, :, 0] = 0\n    return att\n",
+                "import torch\n\ndef f(a):\n    att = torch.relu(a)\n    att = att.clone()\n    att[:, :, :, 0] = 0\n    return att\n"),
+        Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    p[p < 0.5] = 0\n    return p\n",
+                "import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    p = p.clone()\n    p[p < 0.5] = 0\n    return p\n"),
+        Example("import torch\n\ndef f(a, i):\n    p = torch.sigmoid(a)\n    p[i] += 1\n    return p\n",
+                "import torch\n\ndef f(a, i):\n    p = torch.sigmoid(a)\n    p = p.clone()\n    p[i] += 1\n    return p\n"),
+        Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    p[0][1] = 2\n    return p\n",
+                "import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    p = p.clone()\n    p[0][1] = 2\n    return p\n"),
+        Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n\n    # zero the border\n    p[:, 0] = 0  # left\n    return p\n",
+                "import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    p = p.clone()\n\n    # zero the border\n    p[:, 0] = 0  # left\n    return p\n"),
+        Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n\n    p[:, 0] = 0\n    return p\n",
+                "import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n\n    p = p.clone()\n    p[:, 0] = 0\n    return p\n"),
+        Example("import torch\n\ndef f(a, W):\n    hs = torch.zeros(4, 3)\n    for t in range(1, 4):\n"
+                "        hs[t] = torch.tanh(hs[t - 1] @ W)\n    return hs\n",
+                "import torch\n\ndef f(a, W):\n    hs = torch.zeros(4, 3)\n    for t in range(1, 4):\n"
+                "        hs = hs.clone()\n        hs[t] = torch.tanh(hs[t - 1] @ W)\n    return hs\n"),
+        Example("import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        x[:, 0] = 0\n        return x\n",
+                "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        x = x.clone()\n"
+                "        x[:, 0] = 0\n        return x\n", unsafe=True),
+        Example("import torch\n\nclass M:\n    def run(self, a):\n        self.h = torch.tanh(a)\n        self.h[0] = 1\n", None),
+        Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a); p[0] = 0\n    return p\n", None),
+        Example("import torch\n\ndef f(a, c):\n    p = torch.sigmoid(a)\n    if c: p[0] = 0\n    return p\n", None),
+        Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    q = p\n    p[0] = 0\n    return q\n",
+                "import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    q = p\n    p = p.clone()\n    p[0] = 0\n    return q\n",
+                unsafe=True),
+    )
+
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
+        out = []
+        for kind in (ast.Assign, ast.AugAssign):
+            for site in ctx.of(kind):
+                stmt = site.node
+                target = indexed_target(stmt)
+                if target is None:
+                    continue
+                root = subscript_root(target)
+                fixable, why = True, ""
+                if not isinstance(root, ast.Name):
+                    fixable, why = False, "only a plain name can be cloned"
+                elif shares_line(ctx, stmt) or in_suite(ctx, stmt):
+                    fixable, why = False, "the statement shares its line"
+                out.append(Candidate(stmt, ctx.position(stmt), ctx.end_position(stmt), fixable, why))
+        return out
+
+    def find(self, ctx: FileContext) -> list[Finding]:
+        ev = get_evidence(ctx)
+        scopes = {id(s.node): s.scope for k in (ast.Assign, ast.AugAssign) for s in ctx.of(k)}
+        findings = []
+        for cand in self.candidates(ctx):
+            scope = scopes[id(cand.node)]
+            if scope.quiet:
+                continue
+            target = indexed_target(cand.node)
+            root = subscript_root(target)
+            if ev.leaf(root, scope).tensor or ev.leaf(target, scope).tensor:
+                continue  # IPF008
+            verdict = ev.of(root, scope)
+            if not verdict.tensor:
+                continue
+            if isinstance(root, ast.Name) and fresh_before(ctx, ev, cand.node, root.id):
+                continue
+            safe = isinstance(root, ast.Name) and ev.fresh_unaliased(root.id, scope)
+            findings.append(self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note,
+                                         safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
+        return findings
+
+    def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> object | None:
+        if not isinstance(updated, cst.SimpleStatementLine) or len(updated.body) != 1:
+            return None
+        if not rc.targeted(original.body[index]):
+            return None
+        small = updated.body[0]
+        target = small.target if isinstance(small, cst.AugAssign) else (
+            small.targets[0].target if isinstance(small, cst.Assign) and len(small.targets) == 1 else None)
+        if not isinstance(target, cst.Subscript):
+            return None
+        root = target
+        while isinstance(root, cst.Subscript):
+            root = root.value
+        if not isinstance(root, cst.Name):
+            return None
+        clone = cst.Assign(targets=[cst.AssignTarget(target=cst.Name(root.value))],
+                           value=cst.Call(func=cst.Attribute(value=cst.Name(root.value), attr=cst.Name("clone"))))
+        if has_comment(*updated.leading_lines):
+            new_line = cst.SimpleStatementLine(body=[clone])
+            return cst.FlattenSentinel([new_line, updated])
+        new_line = cst.SimpleStatementLine(body=[clone], leading_lines=updated.leading_lines)
+        return cst.FlattenSentinel([new_line, updated.with_changes(leading_lines=())])

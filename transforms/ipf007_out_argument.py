@@ -1,0 +1,154 @@
+"""IPF007: `out=` writes a result into an existing tensor; bind the result instead."""
+
+from __future__ import annotations
+
+import ast
+from typing import ClassVar
+
+import libcst as cst
+
+from transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from transforms.callfix import statement_call
+from transforms.common import call_form, comment_near_arg, is_chain
+from transforms.context import FileContext, dotted
+from transforms.cstutil import dotted as cst_dotted
+from transforms.cstutil import keyword_index, remove_arg
+from transforms.evidence import Confidence, get_evidence
+
+
+def out_keyword(call: ast.Call) -> ast.keyword | None:
+    for kw in call.keywords:
+        if kw.arg == "out" and not (isinstance(kw.value, ast.Constant) and kw.value.value is None):
+            return kw
+    return None
+
+
+class OutArgument(Rule):
+    code: ClassVar[str] = "IPF007"
+    name: ClassVar[str] = "out-argument"
+    message: ClassVar[str] = "`out=` writes into an existing tensor in place; assign the result instead"
+    explanation: ClassVar[str] = (
+        "`torch.matmul(x, w, out=buf)` resizes and overwrites `buf` in place: if autograd saved `buf`, "
+        "backward fails, and out= is not differentiable when an input requires grad. Binding the "
+        "result (`buf = torch.matmul(x, w)`) gives the same values in a new tensor. `y = torch.add(a, b, "
+        "out=c)` becomes `c = y = torch.add(a, b)` (both names named the written tensor). Refused "
+        "(flagged, no fix): a call nested in a larger expression, an `out=` that is not a name or "
+        "attribute chain (a tuple of outputs, a subscript), `return torch.add(a, b, out=self.c)`."
+    )
+    safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    unsafe_when: ClassVar[str] = (
+        "A preallocated buffer exists to be reused: any other reference to it (an attribute, a "
+        "container, the caller when it is a parameter, a view) saw the result before and keeps the old "
+        "values now. Safe only when the buffer is a local that every assignment binds to a new tensor "
+        "and that is never aliased (see IPF001)."
+    )
+    statement_level: ClassVar[bool] = True
+    valid: ClassVar[tuple[str, ...]] = (
+        "import torch\n\ndef f(x, w):\n    return torch.matmul(x, w)\n",
+        "import torch\n\ndef f(x, w):\n    return torch.matmul(x, w, out=None)\n",
+        "import torch\n\ndef f(x, w, buf):\n    with torch.no_grad():\n        torch.matmul(x, w, out=buf)\n",
+        "def f(x, buf):\n    helper(x, out=buf)\n",
+        "import numpy as np\n\ndef f(a, b, c):\n    np.add(a, b, out=c)\n",
+        "import torch\n\n@torch.no_grad()\ndef f(a, b, c):\n    torch.add(a, b, out=c)\n",
+        "import torch\n\nclass SGD(torch.optim.Optimizer):\n    def step(self):\n        torch.mul(self.a, 2, out=self.b)\n",
+        "import torch\n\ndef f(x, w):\n    buf = torch.matmul(x, w)\n    return buf\n",
+        "import torch\n\ndef f(t):\n    plain = []\n    torch.utils.get_plain(t, out=plain)\n",
+        "import torch\n\ndef f(t, o):\n    torch._C._nn.foo(t, out=o)\n",
+    )
+    invalid: ClassVar[tuple[Example, ...]] = (
+        Example("import torch\n\ndef f(x, w):\n    buf = torch.empty(2, 2)\n    torch.matmul(x, w, out=buf)\n    return buf\n",
+                "import torch\n\ndef f(x, w):\n    buf = torch.empty(2, 2)\n    buf = torch.matmul(x, w)\n    return buf\n"),
+        Example("import torch\n\ndef f(x, w, buf):\n    torch.matmul(x, w, out=buf)\n    return buf\n",
+                "import torch\n\ndef f(x, w, buf):\n    buf = torch.matmul(x, w)\n    return buf\n", unsafe=True),
+        Example("import torch\n\ndef f(a, b, c):\n    y = torch.add(a, b, out=c)\n    return y\n",
+                "import torch\n\ndef f(a, b, c):\n    c = y = torch.add(a, b)\n    return y\n", unsafe=True),
+        Example("import torch\n\ndef f(a, b, c):\n    c = torch.add(a, b, out=c)\n    return c\n",
+                "import torch\n\ndef f(a, b, c):\n    c = torch.add(a, b)\n    return c\n", unsafe=True),
+        Example("import torch\n\nclass M:\n    def run(self, a, b):\n        torch.mul(a, b, out=self.buf)  # reuse\n",
+                "import torch\n\nclass M:\n    def run(self, a, b):\n        self.buf = torch.mul(a, b)  # reuse\n", unsafe=True),
+        Example("import torch\n\ndef f(a, b):\n    c = torch.empty(3)\n    torch.add(\n        a,\n        b,\n        out=c,\n    )\n    return c\n",
+                "import torch\n\ndef f(a, b):\n    c = torch.empty(3)\n    c = torch.add(\n        a,\n        b,\n    )\n    return c\n"),
+        Example("import torch\n\ndef f(a, c):\n    return torch.exp(a, out=c)\n",
+                "import torch\n\ndef f(a, c):\n    return torch.exp(a)\n", unsafe=True),
+        Example("import torch\n\ndef f(a, v, i):\n    torch.max(a, 0, out=(v, i))\n", None),
+        Example("import torch\n\ndef f(a, c, g):\n    g(torch.exp(a, out=c))\n", None),
+        Example("import torch\n\ndef f(a, c):\n    torch.linalg.matmul(a, a, out=c[0])\n", None),
+        Example("import torch\n\ndef f(a, c):\n    torch.exp(\n        a,\n        out=c,  # reuse\n    )\n", None),
+        Example("import torch\n\ndef f(a, b, c):\n    torch.cat([a, b], dim=0, out=c)\n",
+                "import torch\n\ndef f(a, b, c):\n    c = torch.cat([a, b], dim=0)\n", unsafe=True),
+    )
+
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
+        out = []
+        for site in ctx.of(ast.Call):
+            call = site.node
+            kw = out_keyword(call)
+            if kw is None:
+                continue
+            q = ctx.qualname(call.func) or ""
+            if not q.startswith("torch.") or "._" in q:
+                continue  # not torch's, or torch internals with their own out= conventions
+            form = call_form(site)
+            fixable, why = True, ""
+            if form.kind == "nested":
+                fixable, why = False, "the call is nested in a larger expression"
+            elif not is_chain(kw.value):
+                fixable, why = False, "`out=` is not a name or attribute chain"
+            elif form.kind == "return" and not isinstance(kw.value, ast.Name):
+                fixable, why = False, "the write into an attribute outlives the return"
+            elif form.kind == "assign" and isinstance(form.target, (ast.Tuple, ast.List)):
+                fixable, why = False, "unpacking target"
+            elif comment_near_arg(ctx, call, len(call.args) + call.keywords.index(kw)):
+                fixable, why = False, "a comment sits next to `out=`"
+            out.append(Candidate(call, ctx.position(call), ctx.end_position(call), fixable, why))
+        return out
+
+    def find(self, ctx: FileContext) -> list[Finding]:
+        ev = get_evidence(ctx)
+        sites = {id(s.node): s for s in ctx.of(ast.Call)}
+        findings = []
+        for cand in self.candidates(ctx):
+            site = sites[id(cand.node)]
+            if site.scope.quiet:
+                continue
+            buf = out_keyword(cand.node).value
+            if not isinstance(buf, (ast.Tuple, ast.List)) and ev.of(buf, site.scope).tensor is False:
+                continue  # out= a list or another plain value: not a tensor write
+            safe = isinstance(buf, ast.Name) and ev.fresh_unaliased(buf.id, site.scope)
+            findings.append(self.finding(ctx, cand, confidence=Confidence.HIGH, note="torch function with out=",
+                                         safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
+        return findings
+
+    def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> cst.CSTNode | None:
+        orig = statement_call(original.body[index])
+        found = statement_call(updated.body[index])
+        if orig is None or found is None or not rc.targeted(orig[1]):
+            return None
+        form, call = found
+        small = updated.body[index]
+        i = keyword_index(call.args, "out")
+        if i is None:
+            return None
+        buf = call.args[i].value
+        if cst_dotted(buf) is None:
+            return None
+        new_call = remove_arg(call, i)
+        if new_call is None:
+            return None
+        if form == "stmt":
+            new = cst.Assign(targets=[cst.AssignTarget(target=buf)], value=new_call, semicolon=small.semicolon)
+        elif form == "assign":
+            target = small.targets[0].target
+            if isinstance(target, (cst.Tuple, cst.List)):
+                return None
+            if cst_dotted(target) == cst_dotted(buf):
+                new = small.with_changes(value=new_call)
+            else:
+                new = small.with_changes(targets=[cst.AssignTarget(target=buf), *small.targets], value=new_call)
+        elif form == "return" and isinstance(buf, cst.Name):
+            new = small.with_changes(value=new_call)
+        else:
+            return None
+        body = list(updated.body)
+        body[index] = new
+        return updated.with_changes(body=body)

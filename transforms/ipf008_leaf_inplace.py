@@ -1,0 +1,147 @@
+"""IPF008: an in-place op on a leaf that requires grad; wrap it in `torch.no_grad()`."""
+
+from __future__ import annotations
+
+import ast
+from typing import ClassVar
+
+import libcst as cst
+
+from transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from transforms.common import in_suite, is_module_path, shares_line
+from transforms.context import FileContext
+from transforms.data.inplace_tables import TENSOR_METHOD_TWINS, TENSOR_METHODS_NO_TWIN
+from transforms.evidence import get_evidence
+from transforms.ipf003_inplace_function import twin_of
+
+_METHODS = frozenset(TENSOR_METHOD_TWINS) | frozenset(TENSOR_METHODS_NO_TWIN)
+
+
+def mutated_expr(ctx: FileContext, stmt: ast.stmt) -> ast.AST | None:
+    """The tensor a statement writes in place, if it is one of the in-place forms."""
+    if isinstance(stmt, ast.AugAssign):
+        return stmt.target
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Subscript):
+        return stmt.targets[0]
+    value = stmt.value if isinstance(stmt, (ast.Expr, ast.Assign)) else None
+    if isinstance(value, ast.Call):
+        func = value.func
+        if twin_of(ctx.qualname(func)) is not None:
+            return value.args[0] if value.args else None
+        if isinstance(func, ast.Attribute) and func.attr in _METHODS and not is_module_path(ctx, func.value):
+            return func.value
+    return None
+
+
+class LeafInplace(Rule):
+    code: ClassVar[str] = "IPF008"
+    name: ClassVar[str] = "leaf-inplace"
+    message: ClassVar[str] = "in-place op on a leaf tensor that requires grad; wrap it in `with torch.no_grad():`"
+    explanation: ClassVar[str] = (
+        "A leaf that requires grad (an nn.Parameter, a tensor created with requires_grad=True, "
+        "`p` from `model.parameters()`) cannot be modified in place while autograd records: torch "
+        "raises 'a leaf Variable that requires grad is being used in an in-place operation' (or a "
+        "view-of-a-leaf error for `b = self.bias.view(...); b[:, 4] += c`). Manual SGD updates "
+        "(`w -= lr * w.grad`) and weight initialisation (`self.weight.normal_(0, 0.02)`) are meant to "
+        "happen outside autograd, which is what `with torch.no_grad():` says. The statement is wrapped "
+        "as it is, re-indented, with its comments. This rule runs in init code too (where the other "
+        "rules are silent) and takes precedence over IPF001/IPF002/IPF003/IPF006 on the same site. "
+        "Refused (flagged, no fix): a statement sharing its line or on a one-line compound, and files "
+        "that do not import torch."
+    )
+    safety: ClassVar[FixSafety] = FixSafety.SAFE
+    unsafe_when: ClassVar[str] = (
+        "Forward values are unchanged and the original raised, so there is no previous behaviour to "
+        "preserve. The rewrite assumes the update is meant to be invisible to autograd (an update or an "
+        "initialisation); if it was meant to be differentiated through, the leaf must be cloned "
+        "instead, which no local rewrite can decide."
+    )
+    statement_level: ClassVar[bool] = True
+    valid: ClassVar[tuple[str, ...]] = (
+        "import torch\n\nw = torch.randn(3, requires_grad=True)\nwith torch.no_grad():\n    w -= 0.1 * w.grad\n",
+        "import torch\n\nw = torch.randn(3)\nw -= 0.1\n",
+        "import torch\n\n@torch.no_grad()\ndef init(m):\n    m.weight.normal_(0, 0.02)\n",
+        "import torch.nn as nn\n\nclass M(nn.Module):\n    def _init_weights(self, m):\n        nn.init.normal_(m.weight, 0, 0.02)\n",
+        "import torch\n\nclass SGD(torch.optim.Optimizer):\n    def step(self):\n        for p in self.params:\n"
+        "            p.add_(p.grad, alpha=-0.1)\n",
+        "import torch\n\ndef f(model):\n    for p in model.parameters():\n        p.grad.zero_()\n",
+        "import torch\n\ndef f(model):\n    for p in model.parameters():\n        p.data.mul_(0.9)\n",
+        "import torch\n\ndef f(a):\n    w = torch.randn(3, requires_grad=True)\n    y = w * a\n    return y\n",
+        "import torch\n\ndef trunc_normal_(tensor, a, b):\n    tensor.uniform_(a, b)\n",
+    )
+    invalid: ClassVar[tuple[Example, ...]] = (
+        Example("import torch\n\nw = torch.randn(3, requires_grad=True)\nw -= 0.1 * w.grad\n",
+                "import torch\n\nw = torch.randn(3, requires_grad=True)\nwith torch.no_grad():\n    w -= 0.1 * w.grad\n"),
+        Example("import torch\n\ndef train(x):\n    w = torch.zeros(3, requires_grad=True)\n    loss = (w * x).sum()\n"
+                "    loss.backward()\n    w -= 0.1 * w.grad  # sgd\n",
+                "import torch\n\ndef train(x):\n    w = torch.zeros(3, requires_grad=True)\n    loss = (w * x).sum()\n"
+                "    loss.backward()\n    with torch.no_grad():\n        w -= 0.1 * w.grad  # sgd\n"),
+        Example("import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.weight = nn.Parameter(torch.empty(3, 3))\n        self.weight.normal_(0, 0.02)\n",
+                "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.weight = nn.Parameter(torch.empty(3, 3))\n        with torch.no_grad():\n"
+                "            self.weight.normal_(0, 0.02)\n"),
+        Example("import torch\n\ndef step(model, lr):\n    for p in model.parameters():\n        p.add_(p.grad, alpha=-lr)\n",
+                "import torch\n\ndef step(model, lr):\n    for p in model.parameters():\n        with torch.no_grad():\n"
+                "            p.add_(p.grad, alpha=-lr)\n"),
+        Example("import torch\n\ndef f():\n    w = torch.ones(2, requires_grad=True)\n    w.zero_()\n    return w\n",
+                "import torch\n\ndef f():\n    w = torch.ones(2, requires_grad=True)\n    with torch.no_grad():\n        w.zero_()\n    return w\n"),
+        Example("import torch\n\ndef f():\n    w = torch.ones(2, requires_grad=True)\n    w[0] = 5\n    return w\n",
+                "import torch\n\ndef f():\n    w = torch.ones(2, requires_grad=True)\n    with torch.no_grad():\n        w[0] = 5\n    return w\n"),
+        Example("import torch\nimport torch.nn as nn\n\nclass Detect(nn.Module):\n    def _initialize_biases(self, m):\n"
+                "        b = m.bias.view(3, -1)\n        b[:, 4] += 1.5\n",
+                "import torch\nimport torch.nn as nn\n\nclass Detect(nn.Module):\n    def _initialize_biases(self, m):\n"
+                "        b = m.bias.view(3, -1)\n        with torch.no_grad():\n            b[:, 4] += 1.5\n"),
+        Example("import torch\n\ndef f():\n    w = torch.ones(2).requires_grad_()\n    torch.sigmoid_(w)\n",
+                "import torch\n\ndef f():\n    w = torch.ones(2).requires_grad_()\n    with torch.no_grad():\n        torch.sigmoid_(w)\n"),
+        Example("import torch as th\n\ndef f():\n    w = th.ones(2, requires_grad=True)\n\n    # init\n    w.uniform_(-1, 1)\n",
+                "import torch as th\n\ndef f():\n    w = th.ones(2, requires_grad=True)\n\n    # init\n    with th.no_grad():\n        w.uniform_(-1, 1)\n"),
+        Example("import torch\n\ndef f():\n    w = torch.ones(2, requires_grad=True)\n    w.zero_(); w.add_(1)\n", None),
+        Example("import torch\n\ndef f(c):\n    w = torch.ones(2, requires_grad=True)\n    if c: w.zero_()\n", None),
+        Example("from torch import nn\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                "        self.fc = nn.Linear(2, 2)\n        self.fc.weight.fill_(0.0)\n", None),
+    )
+
+    def candidates(self, ctx: FileContext) -> list[Candidate]:
+        out = []
+        has_torch = ctx.torch_name() is not None
+        for kind in (ast.AugAssign, ast.Assign, ast.Expr):
+            for site in ctx.of(kind):
+                stmt = site.node
+                if mutated_expr(ctx, stmt) is None:
+                    continue
+                fixable, why = True, ""
+                if not has_torch:
+                    fixable, why = False, "the file does not import torch"
+                elif shares_line(ctx, stmt) or in_suite(ctx, stmt):
+                    fixable, why = False, "the statement shares its line"
+                out.append(Candidate(stmt, ctx.position(stmt), ctx.end_position(stmt), fixable, why))
+        return out
+
+    def find(self, ctx: FileContext) -> list[Finding]:
+        ev = get_evidence(ctx)
+        scopes = {id(s.node): s.scope for k in (ast.AugAssign, ast.Assign, ast.Expr) for s in ctx.of(k)}
+        findings = []
+        for cand in self.candidates(ctx):
+            scope = scopes[id(cand.node)]
+            if scope.no_grad or scope.optimizer or scope.inplace_api:
+                continue
+            verdict = ev.leaf(mutated_expr(ctx, cand.node), scope)
+            if not verdict.tensor:
+                continue
+            findings.append(self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note))
+        return findings
+
+    def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> object | None:
+        if not isinstance(updated, cst.SimpleStatementLine) or len(updated.body) != 1:
+            return None
+        if not rc.targeted(original.body[index]):
+            return None
+        torch = rc.torch()
+        if torch is None:
+            return None
+        return cst.With(
+            items=[cst.WithItem(item=cst.parse_expression(f"{torch}.no_grad()"))],
+            body=cst.IndentedBlock(body=[updated.with_changes(leading_lines=())]),
+            leading_lines=updated.leading_lines,
+        )

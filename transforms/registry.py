@@ -1,0 +1,28 @@
+"""Every rule, by code. Codes are stable: never renumber."""
+
+from __future__ import annotations
+
+from transforms.base import Rule
+from transforms.ipf001_augmented_assignment import AugmentedAssignment
+from transforms.ipf002_inplace_method import InplaceMethod
+from transforms.ipf003_inplace_function import InplaceFunction
+from transforms.ipf004_inplace_flag import InplaceFlag
+from transforms.ipf005_data_attribute import DataAttribute
+from transforms.ipf006_indexed_assignment import IndexedAssignment
+from transforms.ipf007_out_argument import OutArgument
+from transforms.ipf008_leaf_inplace import LeafInplace
+
+ALL_RULES: tuple[Rule, ...] = tuple(sorted(
+    (AugmentedAssignment(), InplaceMethod(), InplaceFunction(), InplaceFlag(), DataAttribute(),
+     IndexedAssignment(), OutArgument(), LeafInplace()),
+    key=lambda r: r.code,
+))
+_BY_CODE: dict[str, Rule] = {r.code: r for r in ALL_RULES}
+
+
+def get_rule(code: str) -> Rule:
+    """The rule for `code` (e.g. "IPF001"); KeyError for an unknown code."""
+    try:
+        return _BY_CODE[code.upper()]
+    except KeyError:
+        raise KeyError(f"unknown rule code {code!r}; known: {', '.join(_BY_CODE)}") from None

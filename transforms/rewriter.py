@@ -1,0 +1,206 @@
+"""One libcst pass that applies every targeted rewrite of every rule.
+
+Positions refer to the original text, so all rules must act during the same
+traversal of the same parse: each rule contributes hooks (`fix_expr` for
+expression nodes, `fix_line` for statement lines) and this transformer calls
+them where a target position falls. Nothing outside a targeted node changes,
+so the rest of the file stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from typing import Collection, Mapping
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from transforms.base import Position, Rule
+
+
+class RewriteContext:
+    """What a rule's hook may ask while rewriting: positions and the file's torch alias."""
+
+    def __init__(self, transformer: "_Composite", module: cst.Module, torch: str | None) -> None:
+        self._t = transformer
+        self.module = module
+        self._torch = torch
+        self.hits: frozenset[Position] = frozenset()  # targets inside the line being rewritten
+        self.stores: set[int] = set()  # ids of original nodes that are assignment/del targets
+
+    def is_store(self, original: cst.CSTNode) -> bool:
+        """Is this node written to (`a.data = t`, `a.data[i] = v`, `a.data += v`, `del a.data`)?"""
+        return id(original) in self.stores
+
+    def pos(self, original: cst.CSTNode) -> Position:
+        start = self._t.get_metadata(PositionProvider, original).start
+        return Position(start.line, start.column)
+
+    def targeted(self, original: cst.CSTNode) -> bool:
+        """Is this original node's start one of the positions being rewritten in this line?"""
+        return self.pos(original) in self.hits
+
+    def torch(self) -> str | None:
+        """Local name of the torch module, None if the file does not import it."""
+        return self._torch
+
+
+class _Composite(cst.CSTTransformer):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, rules: list[tuple[Rule, frozenset[Position]]], module: cst.Module,
+                 torch: str | None) -> None:
+        super().__init__()
+        self.rc = RewriteContext(self, module, torch)
+        self.applied: set[tuple[str, Position]] = set()
+        self.expr_rules: dict[type, list[tuple[Rule, frozenset[Position]]]] = defaultdict(list)
+        self.line_rules: list[tuple[Rule, frozenset[Position], frozenset[int]]] = []
+        for rule, targets in rules:
+            for t in rule.expr_nodes:
+                self.expr_rules[t].append((rule, targets))
+            if rule.statement_level:
+                self.line_rules.append((rule, targets, frozenset(p.line for p in targets)))
+
+    # -- store targets (so expression rules never rewrite an assignment target) --
+    def _store(self, target: cst.CSTNode) -> None:
+        self.rc.stores.add(id(target))
+        if isinstance(target, cst.Subscript):
+            self.rc.stores.add(id(target.value))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._store(el.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._store(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._store(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._store(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._store(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._store(node.target)
+
+    # -- expression hooks ---------------------------------------------------
+    def _expr(self, original: cst.CSTNode, updated: cst.CSTNode) -> cst.CSTNode:
+        rules = self.expr_rules.get(type(original))
+        if not rules:
+            return updated
+        pos = None
+        for rule, targets in rules:
+            if pos is None:
+                pos = self.rc.pos(original)
+            if pos in targets:
+                new = rule.fix_expr(original, updated, self.rc)
+                if new is not None:
+                    updated = new
+                    self.applied.add((rule.code, pos))
+        return updated
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        return self._expr(original, updated)
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        return self._expr(original, updated)
+
+    # -- statement hooks ----------------------------------------------------
+    def _line(self, original: cst.CSTNode, updated: cst.CSTNode) -> object:
+        if not self.line_rules:
+            return updated
+        first = self.get_metadata(PositionProvider, original)
+        lines = range(first.start.line, first.end.line + 1)
+        result: object = updated
+        for rule, targets, target_lines in self.line_rules:
+            if not any(ln in target_lines for ln in lines):
+                continue
+            for index, small in enumerate(original.body):
+                rng = self.get_metadata(PositionProvider, small)
+                start = Position(rng.start.line, rng.start.column)
+                end = Position(rng.end.line, rng.end.column)
+                hits = [p for p in targets if start <= p < end or p == start]
+                if not hits:
+                    continue
+                if not isinstance(result, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                    return result  # an earlier rule restructured the line: one rewrite per line
+                self.rc.hits = frozenset(hits)
+                new = rule.fix_line(original, result, index, self.rc)
+                if new is not None:
+                    result = new
+                    self.applied.update((rule.code, p) for p in hits)
+        return result
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        return self._line(original, updated)
+
+    def leave_SimpleStatementSuite(self, original: cst.SimpleStatementSuite, updated: cst.SimpleStatementSuite):
+        return self._line(original, updated)
+
+
+def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]],
+                   rules: Mapping[str, Rule]) -> tuple[str, tuple[tuple[str, Position], ...]]:
+    """Rewrite every targeted node in one traversal; return (new source, applied).
+
+    Only the top-level statements that hold a target are parsed with libcst (positions
+    and parse cost grow with the file, the edits do not): the file is cut at the first
+    line of each top-level statement, which always yields chunks that parse on their
+    own, and the untouched chunks are copied through byte for byte.
+    """
+    targets = {code: frozenset(ps) for code, ps in plan.items() if ps}
+    chunks = _chunks(source)
+    if chunks is None:  # not parseable by ast: let libcst parse the whole file (and raise)
+        chunks = [(1, source)]
+    torch = _torch_alias(source)
+    out: list[str] = []
+    applied: list[tuple[str, Position]] = []
+    for first_line, text in chunks:
+        last_line = first_line + text.count("\n")
+        local = {code: frozenset(Position(p.line - first_line + 1, p.col) for p in ps
+                                 if first_line <= p.line <= last_line)
+                 for code, ps in targets.items()}
+        local = {c: ps for c, ps in local.items() if ps}
+        if not local:
+            out.append(text)
+            continue
+        module = cst.parse_module(text)
+        ordered = [(rules[code], local[code]) for code in sorted(local)]
+        composite = _Composite(ordered, module, torch)
+        new_module = MetadataWrapper(module, unsafe_skip_copy=True).visit(composite)
+        out.append(new_module.code)
+        applied.extend((c, Position(p.line + first_line - 1, p.col)) for c, p in composite.applied)
+    return "".join(out), tuple(sorted(set(applied), key=lambda a: (a[1], a[0])))
+
+
+def _chunks(source: str) -> list[tuple[int, str]] | None:
+    """Split at the first line (decorators included) of each top-level statement."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    starts = []
+    for node in tree.body:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        starts.append(first)
+    lines = source.splitlines(keepends=True) if "\r" not in source else None
+    if lines is None or len(lines) != source.count("\n") + (0 if source.endswith("\n") or not source else 1):
+        return [(1, source)]  # unusual line breaks: do not cut
+    bounds = sorted(set([1] + [s for s in starts if s > 1]))
+    out = []
+    for i, b in enumerate(bounds):
+        end = bounds[i + 1] - 1 if i + 1 < len(bounds) else len(lines)
+        out.append((b, "".join(lines[b - 1:end])))
+    return out
+
+
+def _torch_alias(source: str) -> str | None:
+    """The name bound to the torch module by a top-level import (for generated code)."""
+    from transforms.context import FileContext
+
+    try:
+        return FileContext.build(source).torch_name()
+    except (SyntaxError, ValueError):
+        return None
