@@ -655,10 +655,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--no-anomaly", action="store_true", help="skip the anomaly-mode saved-line cross-check")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     outcomes = check_all(a.runner, a.jobs, a.timeout, anomaly=not a.no_anomaly)
     bad = [o for o in outcomes if not o.ok]
+    if a.json:
+        import json
+
+        print(json.dumps({"ok": not bad, "seconds": round(time.perf_counter() - t0, 1), "results": [
+            {"name": o.name, "ok": o.ok, "problems": o.problems, "notes": o.notes} for o in outcomes]}, indent=1))
+        return 1 if bad else 0
     for o in outcomes:
         h = o.header
         if h is None or h.clean:

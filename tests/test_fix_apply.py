@@ -90,6 +90,7 @@ def test_rounds_stop_at_max_rounds_and_roll_back(script: Path, tmp_path: Path) -
     other.write_bytes(b"a = nn.ReLU(inplace=True)\nb = nn.ReLU(inplace=True)\n")
     p1 = problem(other, 1, "IPF004")
     p2 = problem(other, 2, "IPF004")
+    p1["modified_at"]["code"], p2["modified_at"]["code"] = "a(x)", "b(x)"
     runtime = ScriptedRuntime([report([problem(script, 5)]), report([p1]), report([p2])])
     outcome = _apply(script, runtime, max_rounds=2)
     assert outcome.status == "not-verified" and "--max-rounds" in outcome.why
@@ -186,3 +187,14 @@ def test_a_rewrite_that_crashes_is_reported_not_raised(script: Path) -> None:
     outcome = apply_fix(request, runner=ScriptedRuntime([report([problem(script, 5)])]), planner=planner,
                         rewrite=broken, cwd=script.parent)
     assert outcome.status == "unfixable" and "rule bug" in outcome.why and script.read_bytes() == ORIGINAL
+
+
+def test_a_rewrite_that_does_not_remove_the_problem_stops_early(script: Path) -> None:
+    first = problem(script, 5)
+    first["modified_at"]["code"] = "x += 1"
+    again = problem(script, 6)  # the same write, one line lower after the rewrite
+    again["modified_at"]["code"] = "x += 1"
+    runtime = ScriptedRuntime([report([first]), report([again])])
+    outcome = _apply(script, runtime)
+    assert outcome.status == "not-verified" and "did not remove the problem" in outcome.why
+    assert len(runtime.calls) == 2 and script.read_bytes() == ORIGINAL

@@ -129,3 +129,11 @@ def test_write_through_a_data_alias_is_traced_back_to_the_alias(project: Path) -
     silent["modified_at"]["code"] = "act.clamp_(max=0.9)"
     (fix,) = _plan(project, silent).fixes
     assert (fix.rule, fix.line, fix.site) == ("IPF005", 3, "alias_search")
+
+
+def test_view_created_under_no_grad_needs_intent(project: Path) -> None:
+    view = problem(project / "net.py", 11, "IPF001", kind="view-modified",
+                   error="A view was created in no_grad mode and is being modified inplace with grad mode enabled.")
+    result = _plan(project, view)
+    assert result.fixes == ()
+    assert "different gradients" in result.unfixable[0].why and "no_grad" in result.unfixable[0].why

@@ -210,3 +210,49 @@ def test_form_feed_and_backslash_continuation() -> None:
     out = rewrite(src, {"IPF001": [finding.position]}).source
     assert out == src.replace("x += \\\n        b", "x = \\\n        x + b")
     compile(out, "<t>", "exec")
+
+
+def test_module_paths_set_the_context() -> None:
+    src = "import torch\n\ndef update(p, g):\n    d = torch.relu(g)\n    d.mul_(0.9)\n    return d\n"
+    (f,) = analyze(src, path="models/net.py")
+    assert f.confidence is Confidence.HIGH
+    assert analyze(src, path="pkg/optim/adamw.py") == []  # optimizer module
+    (low,) = analyze(src, path="pkg/data/transforms.py")  # data pipeline: kept, low confidence
+    assert low.confidence is Confidence.LOW and "data-pipeline" in low.note
+    assert analyze(src, path="pkg/layers/weight_init.py") == []  # init helpers
+
+
+def test_ignore_comments_are_not_applied_here_but_kept_by_rewrites() -> None:
+    src = "import torch\n\ndef f(a, b):\n    x = torch.relu(a)\n    x += b  # inplace-fix: ignore[IPF001]\n    return x\n"
+    (f,) = analyze(src)  # suppression is the engine's job
+    out = rewrite(src, {"IPF001": [f.position]}).source
+    assert "x = x + b  # inplace-fix: ignore[IPF001]\n" in out
+
+
+def test_locate_data_alias_written_on_a_later_line() -> None:
+    src = ("import torch\n\ndef f(x):\n    h = torch.tanh(x)\n    act = h.data\n    act.clamp_(max=0.9)\n"
+           "    act[0] = 1\n    return h\n")
+    assert locate(src, "IPF005", 6, 4) == Position(5, 10)
+    assert locate(src, "IPF005", 7, 4) == Position(5, 10)
+    assert locate(src, "IPF005", 8, 4) is None
+    out = rewrite(src, {"IPF005": [Position(5, 10)]}).source
+    assert "    act = h.detach()\n" in out
+
+
+def test_module_level_wrap_uses_the_files_indentation() -> None:
+    src = "import torch\n\ndef f(a):\n  return a\n\nw = torch.ones(2, requires_grad=True)\nw.zero_()\n"
+    (f,) = [x for x in analyze(src) if x.code == "IPF008"]
+    out = rewrite(src, {"IPF008": [f.position]}).source
+    assert out.endswith("w = torch.ones(2, requires_grad=True)\nwith torch.no_grad():\n  w.zero_()\n")
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "//", "%", "**", "@", "&", "|", "^", "<<", ">>"])
+def test_augmented_rewrite_keeps_the_operands_grouping(op: str) -> None:
+    import ast
+
+    for value in ("not m", "-b", "b if c else a", "b < a", "a and b", "b @ a", "b ** 2", "(b + a)",
+                  "b | a", "b - a", "b * a", "b << a", "lambda: b"):
+        src = f"import torch\n\ndef f(a, b, c, m):\n    x = torch.relu(a)\n    x {op}= {value}\n    return x\n"
+        (finding,) = [f for f in analyze(src) if f.code == "IPF001"]
+        line = rewrite(src, {"IPF001": [finding.position]}).source.splitlines()[4].strip()
+        assert ast.dump(ast.parse(line)) == ast.dump(ast.parse(f"x = x {op} ({value})")), line

@@ -69,7 +69,7 @@ def locate(source: str, code: str, line: int, col: int | None = None) -> Positio
     ctx = FileContext.build(source)
     cands = [c for c in rule.candidates(ctx) if c.position.line <= line <= c.end.line]
     if not cands:
-        return None
+        return rule.relocate(ctx, line, col)
     on_line = [c for c in cands if c.position.line == line]
     pool = on_line or cands
     if col is not None:

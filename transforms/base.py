@@ -137,6 +137,11 @@ class Rule:
         """Flag every site in the file; never raises on odd but valid code."""
         raise NotImplementedError
 
+    def relocate(self, ctx: "FileContext", line: int, col: int | None) -> Position | None:
+        """For `locate`: the rewrite site when the runtime's line holds no candidate (the
+        write happened through an alias created elsewhere). None by default."""
+        return None
+
     def fix_expr(self, original: "cst.CSTNode", updated: "cst.CSTNode", rc: "RewriteContext") -> "cst.CSTNode | None":
         """Rewrite one targeted expression node; None leaves it alone."""
         return None
@@ -152,6 +157,9 @@ class Rule:
                 message: str | None = None) -> Finding:
         """Build a Finding for a candidate with this rule's code and message."""
         ok = cand.fixable if fixable is None else fixable
+        if ctx.data_pipeline and self.code != "IPF004" and confidence is not Confidence.LOW:
+            confidence = Confidence.LOW
+            note = "; ".join(x for x in (note, "data-pipeline module") if x)
         return Finding(
             path=ctx.path, line=cand.position.line, col=cand.position.col, code=self.code,
             message=message or self.message, end_line=cand.end.line, end_col=cand.end.col,

@@ -36,10 +36,6 @@ def is_chain(node: ast.AST | None) -> bool:
     return node is not None and dotted(node) is not None
 
 
-def same_target(a: ast.AST | None, b: ast.AST | None) -> bool:
-    return a is not None and b is not None and dotted(a) is not None and dotted(a) == dotted(b)
-
-
 def shares_line(ctx: FileContext, stmt: ast.stmt) -> bool:
     """Another statement on the same physical line (`a; b`): wrapping or inserting is refused."""
     block = ctx.block_of.get(stmt)

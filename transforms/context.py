@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from dataclasses import dataclass, field
-from typing import Iterator, Union
+from typing import Union
 
 from transforms.base import Position
 
@@ -27,6 +27,9 @@ _INIT_NAMES = ("reset_parameters", "_init_weights", "init_weights", "weight_init
 _SETUP_WORDS = ("init", "fuse", "reparam", "deploy", "convert", "load_pretrained", "load_weights",
                 "checkpoint_filter", "_load_from", "remap")
 _GRAD_OFF = ("no_grad", "inference_mode")
+# Folders of data-loading / augmentation code: in-place ops there act on batches, not on
+# tensors autograd tracks; findings are kept but with low confidence.
+_PIPELINE_DIRS = frozenset({"data", "datasets", "dataset", "transforms", "augmentations", "io", "dataloaders"})
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 # Text that any indexed expression must contain on one of its lines: `name_(`, `inplace`,
 # a positional `True`, `out=`, `.data`, `:=`. Expressions on other lines are not walked.
@@ -75,14 +78,15 @@ class FileContext:
     path: str
     tree: ast.Module
     sites: dict[type, list[Site]] = field(default_factory=dict)
-    # function node (None: module level) -> name -> list of assigned value nodes
-    assignments: dict[FunctionNode | None, dict[str, list[ast.AST]]] = field(default_factory=dict)
-    # class node -> attribute name -> values assigned to self.<attr>
-    class_attrs: dict[ast.ClassDef, dict[str, list[ast.AST]]] = field(default_factory=dict)
+    # function node (None: module level) -> name -> assigned values; built on first use
+    assignments: "_Assignments" = field(default=None)  # type: ignore[assignment]
+    # class node -> attribute name -> values assigned to self.<attr>; built on first use
+    class_attrs: "_ClassAttrs" = field(default=None)  # type: ignore[assignment]
     aliases: dict[str, str] = field(default_factory=dict)  # local name -> qualified module/object
     func_scope: dict[FunctionNode, Scope] = field(default_factory=dict)
     block_of: dict[ast.stmt, tuple[list[ast.stmt], int]] = field(default_factory=dict)  # stmt -> (its block, index)
     _lines: list[str] | None = None
+    data_pipeline: bool = False  # a data/transforms module: tensors there rarely require grad
     _starts: list[int] | None = None  # offset of each line start ("\n"-separated), set by the walk
     _cache: dict = field(default_factory=dict)
 
@@ -91,6 +95,8 @@ class FileContext:
         """Parse once (raises SyntaxError) and index everything in one walk."""
         tree = ast.parse(source, filename=path or "<unknown>")
         ctx = cls(source=source, path=path, tree=tree)
+        ctx.assignments = _Assignments(tree)
+        ctx.class_attrs = _ClassAttrs()
         _Walker(ctx).run()
         return ctx
 
@@ -220,6 +226,7 @@ class _Walker:
         parts = re.split(r"[\\/]", ctx.path.lower())
         self.optim_file = any("optim" in p for p in parts[:-1]) or "optim" in (parts[-1] if parts else "")
         self.init_file = bool(parts) and "init" in parts[-1] and not parts[-1].startswith("__init__")
+        ctx.data_pipeline = any(p in _PIPELINE_DIRS for p in parts[:-1])
 
     def _interesting_lines(self) -> list[int]:
         source = self.ctx.source
@@ -237,16 +244,19 @@ class _Walker:
 
     def run(self) -> None:
         self.lines = self._interesting_lines()
+        self.hot_lines = frozenset(self.lines)
         scope = Scope(optimizer=self.optim_file, init=self.init_file)
-        self.ctx.assignments[None] = {}
         self._block(self.ctx.tree.body, scope)
 
     # -- statements ---------------------------------------------------------
     def _block(self, body: list[ast.stmt], scope: Scope) -> None:
-        block_of = self.ctx.block_of
         for i, stmt in enumerate(body):
-            block_of[stmt] = (body, i)
+            self.body, self.index = body, i
             self._stmt(stmt, scope)
+
+    def _add_stmt(self, kind: type, stmt: ast.stmt, scope: Scope) -> None:
+        self.ctx.block_of[stmt] = (self.body, self.index)
+        self._add(kind, stmt, scope, stmt)
 
     def _add(self, kind: type, node: ast.AST, scope: Scope, stmt: ast.stmt, parent: ast.AST | None = None) -> None:
         lst = self.sites.get(kind)
@@ -254,54 +264,36 @@ class _Walker:
             lst = self.sites[kind] = []
         lst.append(Site(node, scope, stmt, parent))
 
-    def _assign(self, scope: Scope, name: str, value: ast.AST) -> None:
-        table = self.ctx.assignments.setdefault(scope.func, {})
-        table.setdefault(name, []).append(value)
-
-    def _targets(self, target: ast.AST, value: ast.AST, scope: Scope, unpack: bool = False) -> None:
-        if isinstance(target, ast.Name):
-            self._assign(scope, target.id, ast.Starred(value=value) if unpack else value)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for elt in target.elts:
-                self._targets(elt.value if isinstance(elt, ast.Starred) else elt, value, scope, True)
-        elif isinstance(target, ast.Attribute) and scope.cls is not None:
-            if isinstance(target.value, ast.Name) and target.value.id == "self":
-                attrs = self.ctx.class_attrs.setdefault(scope.cls, {})
-                attrs.setdefault(target.attr, []).append(value)
-
     def _hot(self, node: ast.AST) -> bool:
         """Does any line of `node` hold text an indexed expression needs (see _INTERESTING)?"""
+        first, last = node.lineno, node.end_lineno
+        if first == last or last is None:
+            return first in self.hot_lines
         lines = self.lines
-        i = bisect_left(lines, node.lineno)
-        return i != len(lines) and lines[i] <= (node.end_lineno or node.lineno)
+        i = bisect_left(lines, first)
+        return i != len(lines) and lines[i] <= last
 
     def _stmt(self, stmt: ast.stmt, scope: Scope) -> None:
         t = type(stmt)
         if t is ast.Assign:
             hot = self._hot(stmt)
-            indexed = False
-            for tgt in stmt.targets:
-                self._targets(tgt, stmt.value, scope)
-                if type(tgt) is ast.Subscript:
-                    indexed = True
-            if hot or indexed:
-                self._add(t, stmt, scope, stmt)
+            if hot or any(type(tgt) is ast.Subscript for tgt in stmt.targets):
+                self._add_stmt(t, stmt, scope)
             if hot:
                 for tgt in stmt.targets:
                     self._walk(tgt, scope, stmt)
                 self._walk(stmt.value, scope, stmt)
         elif t is ast.AugAssign:
-            self._add(t, stmt, scope, stmt)
+            self._add_stmt(t, stmt, scope)
             if self._hot(stmt):
                 self._walk(stmt.target, scope, stmt)
                 self._walk(stmt.value, scope, stmt)
         elif t is ast.Expr or t is ast.Return:
             if stmt.value is not None and self._hot(stmt):
-                self._add(t, stmt, scope, stmt)
+                self._add_stmt(t, stmt, scope)
                 self._walk(stmt.value, scope, stmt)
         elif t is ast.AnnAssign:
             if stmt.value is not None:
-                self._targets(stmt.target, stmt.value, scope)
                 self._exprs(stmt.value, scope, stmt)
             self._exprs(stmt.target, scope, stmt)
         elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
@@ -316,11 +308,8 @@ class _Walker:
                     inner = _replace(inner, no_grad=True)
                 elif _is_grad_on(item.context_expr):
                     inner = _replace(inner, no_grad=False)
-                if item.optional_vars is not None:
-                    self._targets(item.optional_vars, item.context_expr, scope, unpack=True)
             self._block(stmt.body, inner)
         elif t is ast.For or t is ast.AsyncFor:
-            self._targets(stmt.target, ast.Starred(value=stmt.iter), scope, unpack=False)
             self._exprs(stmt.iter, scope, stmt)
             self._block(stmt.body, scope)
             self._block(stmt.orelse, scope)
@@ -368,7 +357,6 @@ class _Walker:
             module_cls=outer.module_cls,
         )
         self.ctx.func_scope[fn] = scope
-        self.ctx.assignments.setdefault(fn, {})
         self._block(fn.body, scope)
 
     def _class(self, cls: ast.ClassDef, outer: Scope) -> None:
@@ -384,7 +372,6 @@ class _Walker:
             and any(a.arg == "inplace" for a in (*st.args.args, *st.args.kwonlyargs)) for st in cls.body)
         scope = Scope(func=None, cls=cls, no_grad=outer.no_grad, optimizer=optimizer, init=outer.init,
                       inplace_api=inplace_api, module_cls=module_cls)
-        self.ctx.class_attrs.setdefault(cls, {})
         self._block(cls.body, scope)
 
     def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
@@ -409,7 +396,7 @@ class _Walker:
     def _walk(self, root: ast.AST, scope: Scope, stmt: ast.stmt) -> None:
         stack: list[tuple[ast.AST, ast.AST | None]] = [(root, None)]
         add = self._add
-        Call, Attribute, NamedExpr, Lambda = ast.Call, ast.Attribute, ast.NamedExpr, ast.Lambda
+        Call, Attribute, NamedExpr = ast.Call, ast.Attribute, ast.NamedExpr
         AST = ast.AST
         while stack:
             node, parent = stack.pop()
@@ -420,9 +407,7 @@ class _Walker:
                 if node.attr == "data":
                     add(Attribute, node, scope, stmt, parent)
             elif t is NamedExpr:
-                self._targets(node.target, node.value, scope)
-            elif t is Lambda:
-                continue  # its body runs elsewhere, later: not this statement's code
+                self.ctx.assignments.walrus(scope.func, node)
             for name in node._fields:
                 v = getattr(node, name, None)
                 if type(v) is list:
@@ -443,7 +428,119 @@ def _replace(scope: Scope, **changes: object) -> Scope:
     return replace(scope, **changes)
 
 
-def iter_calls(ctx: FileContext) -> Iterator[Site]:
-    """Every call site, in source order."""
-    sites = ctx.of(ast.Call)
-    return iter(sorted(sites, key=lambda s: (s.node.lineno, s.node.col_offset)))
+def _record(table: dict[str, list[ast.AST]], target: ast.AST, value: ast.AST, unpack: bool = False) -> None:
+    """Record `target = value`; names bound by unpacking / for / with get `Starred(value)`."""
+    if isinstance(target, ast.Name):
+        table.setdefault(target.id, []).append(_starred(value) if unpack else value)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            _record(table, elt.value if isinstance(elt, ast.Starred) else elt, value, True)
+
+
+def _starred(value: ast.AST) -> ast.Starred:
+    node = ast.Starred(value=value, ctx=ast.Load())
+    node.lineno = getattr(value, "lineno", 0)
+    return node
+
+
+def _collect(body: list[ast.stmt], table: dict[str, list[ast.AST]]) -> None:
+    """Assignments in a function (or module) body, not descending into nested functions."""
+    for stmt in body:
+        t = type(stmt)
+        if t is ast.Assign:
+            for tgt in stmt.targets:
+                _record(table, tgt, stmt.value)
+        elif t is ast.AnnAssign:
+            if stmt.value is not None:
+                _record(table, stmt.target, stmt.value)
+        elif t is ast.For or t is ast.AsyncFor:
+            _record(table, stmt.target, _starred(stmt.iter))
+            _collect(stmt.body, table)
+            _collect(stmt.orelse, table)
+        elif t is ast.With or t is ast.AsyncWith:
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    _record(table, item.optional_vars, item.context_expr, True)
+            _collect(stmt.body, table)
+        elif t is ast.If or t is ast.While:
+            _collect(stmt.body, table)
+            _collect(stmt.orelse, table)
+        elif t is ast.Try or t is _TRY_STAR:
+            _collect(stmt.body, table)
+            for h in stmt.handlers:
+                _collect(h.body, table)
+            _collect(stmt.orelse, table)
+            _collect(stmt.finalbody, table)
+        elif t is ast.ClassDef:
+            _collect(stmt.body, table)
+        elif t is _MATCH:
+            for case in stmt.cases:
+                _collect(case.body, table)
+
+
+class _Assignments:
+    """function node (None: module) -> {name: [assigned values]}, computed on first use.
+
+    Most files never need it (no finding asks for evidence), so the main walk does not
+    pay for it.
+    """
+
+    def __init__(self, tree: ast.Module) -> None:
+        self._tree = tree
+        self._tables: dict[FunctionNode | None, dict[str, list[ast.AST]]] = {}
+        self._walrus: list[tuple[FunctionNode | None, ast.NamedExpr]] = []
+
+    def walrus(self, func: FunctionNode | None, node: ast.NamedExpr) -> None:
+        self._walrus.append((func, node))
+
+    def get(self, func: FunctionNode | None, default: object = None) -> dict[str, list[ast.AST]]:
+        table = self._tables.get(func)
+        if table is None:
+            table = {}
+            _collect(func.body if func is not None else self._tree.body, table)
+            for f, node in self._walrus:
+                if f is func:
+                    _record(table, node.target, node.value)
+            self._tables[func] = table
+        return table
+
+
+def _collect_self_attrs(body: list[ast.stmt], table: dict[str, list[ast.AST]]) -> None:
+    """`self.attr = value` in any method (statements only: no expression walk)."""
+    for stmt in body:
+        t = type(stmt)
+        if t is ast.Assign or t is ast.AnnAssign:
+            if stmt.value is None:
+                continue
+            for tgt in (stmt.targets if t is ast.Assign else [stmt.target]):
+                for x in (tgt.elts if isinstance(tgt, (ast.Tuple, ast.List)) else (tgt,)):
+                    if type(x) is ast.Attribute and type(x.value) is ast.Name and x.value.id == "self":
+                        table.setdefault(x.attr, []).append(stmt.value)
+        elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+            _collect_self_attrs(stmt.body, table)
+        elif t is ast.If or t is ast.While or t is ast.For or t is ast.AsyncFor:
+            _collect_self_attrs(stmt.body, table)
+            _collect_self_attrs(stmt.orelse, table)
+        elif t is ast.With or t is ast.AsyncWith:
+            _collect_self_attrs(stmt.body, table)
+        elif t is ast.Try or t is _TRY_STAR:
+            _collect_self_attrs(stmt.body, table)
+            for h in stmt.handlers:
+                _collect_self_attrs(h.body, table)
+            _collect_self_attrs(stmt.orelse, table)
+            _collect_self_attrs(stmt.finalbody, table)
+
+
+class _ClassAttrs:
+    """class node -> {attr: [values assigned to self.attr in its methods]}, on first use."""
+
+    def __init__(self) -> None:
+        self._tables: dict[ast.ClassDef, dict[str, list[ast.AST]]] = {}
+
+    def get(self, cls: ast.ClassDef, default: object = None) -> dict[str, list[ast.AST]]:
+        table = self._tables.get(cls)
+        if table is None:
+            table = {}
+            _collect_self_attrs(cls.body, table)
+            self._tables[cls] = table
+        return table

@@ -69,10 +69,10 @@ def parenthesize_operand(value: cst.BaseExpression, op: type) -> cst.BaseExpress
         else:
             needs = theirs <= mine
     elif isinstance(value, cst.UnaryOperation):
-        needs = isinstance(value.operator, cst.Not) or op is cst.Power and False
+        needs = isinstance(value.operator, cst.Not)  # `x - -a` and `x ** -a` parse as meant
     else:
         needs = isinstance(value, (cst.BooleanOperation, cst.Comparison, cst.IfExp, cst.Lambda,
-                                   cst.NamedExpr, cst.Yield, cst.Await)) and not isinstance(value, cst.Await)
+                                   cst.NamedExpr, cst.Yield))
     if needs:
         return value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return value
@@ -112,38 +112,3 @@ def keyword_index(args: Sequence[cst.Arg], name: str) -> int | None:
 
 def is_true(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "True" and not node.lpar
-
-
-def torch_alias(module: cst.Module) -> str | None:
-    """The name a file binds to the torch module at top level (`import torch as th` -> th)."""
-    found: str | None = None
-    for stmt in module.body:
-        if not isinstance(stmt, cst.SimpleStatementLine):
-            continue
-        for small in stmt.body:
-            if isinstance(small, cst.Import):
-                for alias in small.names:
-                    name = dotted(alias.name)
-                    if alias.asname is not None and name == "torch":
-                        return alias.asname.name.value if isinstance(alias.asname.name, cst.Name) else None
-                    if alias.asname is None and name and name.split(".")[0] == "torch":
-                        found = "torch"
-    return found
-
-
-def small_replace(line: cst.CSTNode, index: int, new: cst.BaseSmallStatement) -> cst.CSTNode:
-    """`line` (SimpleStatementLine/Suite) with small statement `index` replaced."""
-    body = list(line.body)
-    body[index] = new
-    return line.with_changes(body=body)
-
-
-def parse_expr(text: str) -> cst.BaseExpression:
-    return cst.parse_expression(text)
-
-
-def assign(targets: Sequence[cst.BaseAssignTargetExpression], value: cst.BaseExpression,
-           semicolon: object = cst.MaybeSentinel.DEFAULT) -> cst.Assign:
-    """`t1 = t2 = value` with single spaces around `=`."""
-    return cst.Assign(
-        targets=[cst.AssignTarget(target=t) for t in targets], value=value, semicolon=semicolon)

@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 
 from transforms.base import Confidence
-from transforms.context import FileContext, FunctionNode, Scope, dotted
+from transforms.context import FileContext, FunctionNode, Scope
 from transforms.data.inplace_tables import TENSOR_METHOD_TWINS
 
 _ORDER = {Confidence.HIGH: 2, Confidence.MEDIUM: 1, Confidence.LOW: 0}
@@ -145,6 +145,22 @@ class Evidence:
             return self._element_of(expr.value, scope)
         return UNKNOWN
 
+    def at(self, expr: ast.AST, scope: Scope, line: int) -> Verdict:
+        """Like `of`, but a name whose assignments disagree (`indices = x.tolist()` here,
+        `indices = torch.tensor(...)` later) is judged by its last assignment before `line`."""
+        verdict = self.of(expr, scope)
+        if not isinstance(expr, ast.Name) or not verdict.tensor or "sometimes" not in verdict.note:
+            return verdict
+        values = self.ctx.assignments.get(scope.func, {}).get(expr.id, [])
+        before = [v for v in values if _line_of(v) < line]
+        if not before:
+            return verdict
+        last = max(before, key=_line_of)
+        v = self.of(last, scope)
+        if v.tensor is False:
+            return NON
+        return verdict
+
     def _combine(self, a: Verdict, b: Verdict, how: str) -> Verdict:
         if a.tensor and b.tensor:
             best = a if _ORDER[a.confidence] >= _ORDER[b.confidence] else b
@@ -239,8 +255,12 @@ class Evidence:
             if m in NON_TENSOR_METHODS:
                 return NON
             recv = func.value
+            if m == "apply" and isinstance(recv, ast.Name) and recv.id in self._autograd_functions():
+                return _t(Confidence.MEDIUM, f"output of autograd Function {recv.id}")
             if isinstance(recv, ast.Name) and recv.id == "self":
-                if scope.module_cls:
+                # a submodule is an attribute assigned in the class (`self.conv = nn.Conv2d(...)`);
+                # `self.helper(...)` calls a method, whose result could be anything
+                if scope.module_cls and scope.cls is not None and m in self.ctx.class_attrs.get(scope.cls):
                     return _t(Confidence.MEDIUM, f"output of submodule self.{m}")
                 return UNKNOWN
             if m in TENSOR_METHODS or m.endswith("_") and m in TENSOR_METHOD_TWINS:
@@ -249,6 +269,16 @@ class Evidence:
                     return Verdict(True, base.confidence, base.note)
                 return base if base.tensor is False else UNKNOWN
         return UNKNOWN
+
+    def _autograd_functions(self) -> frozenset[str]:
+        """Classes of this file that subclass torch.autograd.Function (their .apply returns tensors)."""
+        names = self.ctx._cache.get("autograd_functions")
+        if names is None:
+            names = frozenset(
+                n.name for n in self.ctx.tree.body if isinstance(n, ast.ClassDef)
+                and any((self.ctx.qualname(b) or "").endswith("Function") for b in n.bases))
+            self.ctx._cache["autograd_functions"] = names
+        return names
 
     def name(self, name: str, scope: Scope) -> Verdict:
         """Verdict for a local name (falls back to module level for globals)."""
@@ -495,9 +525,10 @@ def _returns_itself(value: ast.AST, name: str) -> bool:
     return False
 
 
-def is_self_attr_chain(node: ast.AST) -> bool:
-    """`a`, `self.x`, `a.b.c`: re-evaluating it has no side effects (no calls, no subscripts)."""
-    return dotted(node) is not None
+def _line_of(node: ast.AST) -> int:
+    if isinstance(node, ast.Starred) and not hasattr(node, "lineno"):
+        node = node.value
+    return getattr(node, "lineno", 0)
 
 
 def get_evidence(ctx: FileContext) -> Evidence:

@@ -75,6 +75,8 @@ class AugmentedAssignment(Rule):
         "def f(x):\n    x += 1\n    return x\n",
         "import torch\n\ndef f(a):\n    n = a.size(0)\n    n += 1\n    h, w = a.shape[-2:]\n    h *= 2\n",
         "import torch\n\ndef f(k, r):\n    d = torch.arange(k)\n    d += r\n    return d\n",
+        "import torch\n\ndef f(n, k):\n    idx = torch.randperm(n).tolist()\n    idx += idx[:k]\n"
+        "    idx = torch.tensor(idx)\n    return idx\n",
         "import torch\n\ndef f(a):\n    x = torch.relu(a).clone()\n    x = x.clone()\n    x += 1\n    return x\n",
         "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        self.fc.weight.data *= 2\n        return x\n",
         "import torch.nn as nn\n\nclass Act(nn.Module):\n    def __init__(self, inplace=False):\n        super().__init__()\n"
@@ -176,7 +178,7 @@ class AugmentedAssignment(Rule):
                 continue  # `x = torch.zeros(n); x += y`: nothing saved x yet
             if ev.leaf(target, site.scope).tensor:
                 continue  # IPF008 owns in-place updates of leaves
-            verdict = ev.of(target, site.scope)
+            verdict = ev.at(target, site.scope, site.node.lineno)
             if verdict.tensor is False:
                 continue
             if verdict.tensor is None:

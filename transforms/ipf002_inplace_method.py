@@ -92,6 +92,7 @@ class InplaceMethod(Rule):
         "import torch\n\ndef swish(x, inplace=False):\n    return x.mul_(x.sigmoid()) if inplace else x.mul(x.sigmoid())\n",
         "import torch.nn as nn\n\nclass Norm(nn.Module):\n    def forward(self, x):\n"
         "        self.running_var.copy_(x.var(0))\n        return x\n",
+        "import torch\n\ndef f(a, b):\n    return (a - b).abs_().max()\n",
         "import torch.nn as nn\n\nclass Block(nn.Module):\n    def fuse(self):\n        k = self.conv.weight * 2\n"
         "        k.add_(self.bn.bias)\n",
     )
@@ -183,6 +184,8 @@ class InplaceMethod(Rule):
             recv = cand.node.func.value
             if isinstance(recv, ast.Attribute) and recv.attr in ("data", "grad"):
                 continue  # .data: IPF005; .grad is not tracked
+            if isinstance(recv, (ast.BinOp, ast.UnaryOp)):
+                continue  # `(1 - s).mul_(v)`: arithmetic never saves its own result
             if isinstance(recv, ast.Call):
                 saved = _saved_temporary(ctx, recv)
                 if saved is None:
@@ -194,7 +197,7 @@ class InplaceMethod(Rule):
                 continue
             if ev.leaf(recv, site.scope).tensor:
                 continue  # IPF008
-            verdict = ev.of(recv, site.scope)
+            verdict = ev.at(recv, site.scope, site.node.lineno)
             if verdict.tensor is False:
                 continue
             if recv_note:

@@ -113,6 +113,8 @@ class InplaceFlag(Rule):
         Example("def build(act_layer):\n    return act_layer(inplace=True)\n", "def build(act_layer):\n    return act_layer()\n",
                 unsafe=True),
         Example("cfg = dict(type='ReLU', inplace=True)\n", "cfg = dict(type='ReLU')\n", unsafe=True),
+        Example("import torch.nn as nn\n\nmake_act = lambda: nn.ReLU(inplace=True)\n",
+                "import torch.nn as nn\n\nmake_act = lambda: nn.ReLU()\n", unsafe=True),
         Example("import torch.nn as nn\n\nnet = nn.Sequential(\n    nn.Linear(4, 8),\n    nn.ReLU(inplace=True),\n"
                 "    nn.Linear(8, 1),\n)\n",
                 "import torch.nn as nn\n\nnet = nn.Sequential(\n    nn.Linear(4, 8),\n    nn.ReLU(),\n"

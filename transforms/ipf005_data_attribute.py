@@ -7,9 +7,9 @@ from typing import ClassVar
 
 import libcst as cst
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from transforms.base import Candidate, Example, Finding, FixSafety, Position, Rule
 from transforms.context import FileContext
-from transforms.evidence import Confidence, get_evidence
+from transforms.evidence import get_evidence
 
 
 def _is_write(site) -> bool:
@@ -129,6 +129,35 @@ class DataAttribute(Rule):
             findings.append(self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note,
                                          message=message))
         return findings
+
+    def relocate(self, ctx: FileContext, line: int, col: int | None) -> Position | None:
+        """The runtime reports the write (`act.clamp_(...)`); the fix belongs where the alias
+        was read (`act = h.data`): the last `.data` read assigned to a name written on `line`."""
+        written: set[str] = set()
+        for site in ctx.of(ast.Call):
+            f = site.node.func
+            if site.node.lineno == line and isinstance(f, ast.Attribute) and f.attr.endswith("_") \
+                    and isinstance(f.value, ast.Name):
+                written.add(f.value.id)
+        for kind in (ast.AugAssign, ast.Assign):
+            for site in ctx.of(kind):
+                node = site.node
+                if node.lineno != line:
+                    continue
+                target = node.target if kind is ast.AugAssign else node.targets[0]
+                while isinstance(target, ast.Subscript):
+                    target = target.value
+                if isinstance(target, ast.Name):
+                    written.add(target.id)
+        best: ast.Attribute | None = None
+        for site in ctx.of(ast.Attribute):
+            stmt = site.stmt
+            if not (isinstance(stmt, ast.Assign) and stmt.lineno < line and stmt.value is site.node):
+                continue
+            names = {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+            if names & written and (best is None or site.node.lineno > best.lineno):
+                best = site.node
+        return ctx.position(best) if best is not None else None
 
     def fix_expr(self, original: cst.CSTNode, updated: cst.CSTNode, rc) -> cst.CSTNode | None:
         if not isinstance(updated, cst.Attribute) or updated.attr.value != "data" or rc.is_store(original):

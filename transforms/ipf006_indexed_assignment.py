@@ -58,6 +58,8 @@ class IndexedAssignment(Rule):
     statement_level: ClassVar[bool] = True
     valid: ClassVar[tuple[str, ...]] = (
         "def f(d, k, v):\n    d[k] = v\n    return d\n",
+        "import torch.nn as nn\n\nclass T(nn.Module):\n    def forward(self, xs):\n        need = self._needs(xs)\n"
+        "        need[0] = True\n        return need\n",
         "def f(n):\n    xs = [0] * n\n    xs[0] = 1\n    return xs\n",
         "import torch\n\ndef f(n):\n    x = torch.zeros(n)\n    x[0] = 1\n    x[1] = 2\n    return x\n",
         "import torch\n\ndef f(a):\n    x = torch.sigmoid(a)\n    x = x.clone()\n    x[0] = 0\n    return x\n",
@@ -89,6 +91,10 @@ class IndexedAssignment(Rule):
                 "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        x = x.clone()\n"
                 "        x[:, 0] = 0\n        return x\n", unsafe=True),
         Example("import torch\n\nclass M:\n    def run(self, a):\n        self.h = torch.tanh(a)\n        self.h[0] = 1\n", None),
+        Example("import torch\n\nclass Merge(torch.autograd.Function):\n    pass\n\ndef f(x, m):\n    h = Merge.apply(x)\n"
+                "    h[m, :] = 1.0\n    return h\n",
+                "import torch\n\nclass Merge(torch.autograd.Function):\n    pass\n\ndef f(x, m):\n    h = Merge.apply(x)\n"
+                "    h = h.clone()\n    h[m, :] = 1.0\n    return h\n", unsafe=True),
         Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a); p[0] = 0\n    return p\n", None),
         Example("import torch\n\ndef f(a, c):\n    p = torch.sigmoid(a)\n    if c: p[0] = 0\n    return p\n", None),
         Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    q = p\n    p[0] = 0\n    return q\n",
@@ -125,7 +131,7 @@ class IndexedAssignment(Rule):
             root = subscript_root(target)
             if ev.leaf(root, scope).tensor or ev.leaf(target, scope).tensor:
                 continue  # IPF008
-            verdict = ev.of(root, scope)
+            verdict = ev.at(root, scope, cand.node.lineno)
             if not verdict.tensor:
                 continue
             if isinstance(root, ast.Name) and fresh_before(ctx, ev, cand.node, root.id):

@@ -10,7 +10,7 @@ import libcst as cst
 from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.callfix import statement_call
 from transforms.common import call_form, comment_near_arg, is_chain
-from transforms.context import FileContext, dotted
+from transforms.context import FileContext
 from transforms.cstutil import dotted as cst_dotted
 from transforms.cstutil import keyword_index, remove_arg
 from transforms.evidence import Confidence, get_evidence

@@ -10,6 +10,7 @@ so the rest of the file stays byte-identical.
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from typing import Collection, Mapping
 
@@ -167,12 +168,28 @@ def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]],
             out.append(text)
             continue
         module = cst.parse_module(text)
+        if len(chunks) > 1 and not _INDENTED.search(text):
+            indent = _file_indent(source)  # a chunk with no block of its own: use the file's indent
+            if indent:
+                module = module.with_changes(default_indent=indent)
         ordered = [(rules[code], local[code]) for code in sorted(local)]
         composite = _Composite(ordered, module, torch)
         new_module = MetadataWrapper(module, unsafe_skip_copy=True).visit(composite)
         out.append(new_module.code)
         applied.extend((c, Position(p.line + first_line - 1, p.col)) for c, p in composite.applied)
     return "".join(out), tuple(sorted(set(applied), key=lambda a: (a[1], a[0])))
+
+
+_INDENTED = re.compile(r"^[ \t]+\S", re.M)
+
+
+def _file_indent(source: str) -> str | None:
+    """The indentation unit of the first indented block in the file (as libcst would infer)."""
+    m = re.search(r"^([ \t]*)[^\s#].*:[ \t]*(?:#.*)?\r?\n(?:[ \t]*(?:#.*)?\r?\n)*([ \t]+)\S", source, re.M)
+    if not m or not m.group(2).startswith(m.group(1)):
+        return None
+    unit = m.group(2)[len(m.group(1)):]
+    return unit or None
 
 
 def _chunks(source: str) -> list[tuple[int, str]] | None:

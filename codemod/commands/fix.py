@@ -45,7 +45,13 @@ class OneLineErrors(click.Command):
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             hint = f" (see `inplace-fix {'run ' if self.name == 'run' else ''}--help`)"
-            raise InputFailure(exc.format_message().rstrip(".") + hint) from None
+            message = exc.format_message().rstrip(".")
+            if isinstance(exc, click.NoSuchOption):
+                maybe = sorted(exc.possibilities or ())
+                message = f"no such option: {exc.option_name}" + (f" (did you mean {', '.join(maybe)}?)"
+                                                                    if maybe else "")
+                hint = f"; arguments for the script go after `--`{hint}"
+            raise InputFailure(message + hint) from None
 
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -106,3 +106,21 @@ def no_rewrite(problem: Mapping[str, Any], site: Mapping[str, Any] | None, rule:
         f"no {rule or 'automatic'} rewrite applies at {_where(site)}{tail}. "
         f"Change it by hand: {how}, or clone the saved tensor before it is modified."
     )
+
+
+_NO_GRAD_VIEW = re.compile(r"view was created in (no_grad|inference) mode", re.IGNORECASE)
+
+
+def is_ambiguous_view(problem: Mapping[str, Any]) -> bool:
+    """torch's "view created in no_grad mode, modified with grad mode": two legal fixes, different gradients."""
+    return bool(_NO_GRAD_VIEW.search(problem.get("error") or ""))
+
+
+def ambiguous_view(problem: Mapping[str, Any]) -> str:
+    return (
+        f"the in-place write at {_where(problem.get('modified_at'))} modifies a view created under "
+        "`torch.no_grad()`. Two rewrites are legal and give the same forward values but different "
+        "gradients, so choose by hand: create the view outside the no_grad block if the write should "
+        "be tracked (gradients flow through it), or move the in-place write inside the no_grad block "
+        "too if it should not."
+    )

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from codemod.exit_codes import ExitCode
 from codemod.fileio import SourceError
 from codemod.fixer import runtime_client
-from codemod.fixer.annotate import annotate
+from codemod.fixer.annotate import annotate, relativize
 from codemod.fixer.edits import Journal, build_edits
 from codemod.fixer.model import RoundRecord, Verdict
 from codemod.fixer.planner import plan_all as make_plan
@@ -52,6 +52,15 @@ class Outcome:
     script_error: dict[str, Any] | None = None
     output: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _signature(problem: Mapping[str, Any]) -> tuple[str, ...]:
+    """A problem by what the code says (line numbers move when a rewrite inserts a line)."""
+    def text(key: str) -> str:
+        site = problem.get(key) or {}
+        return f"{site.get('file')}|{(site.get('code') or '').strip()}"
+
+    return (str(problem.get("kind")), str(problem.get("rule")), text("modified_at"), text("saved_at"))
 
 
 def _with_grad_leaves(verification: dict[str, Any] | None, recording: Path) -> dict[str, Any] | None:
@@ -126,6 +135,7 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
     fixed: list[dict[str, Any]] = []  # the raw problems a rewrite addressed
     rounds: list[RoundRecord] = []
     fd_check = False
+    seen: set[tuple[str, ...]] = set()  # the problems already rewritten, to notice a fix that did nothing
 
     def fail(status: str, why: str, verification: Mapping[str, Any] | None = None,
              verdict: Verdict | None = None) -> Outcome:
@@ -175,6 +185,16 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
         new = list(rerun.get("problems") or [])
         if new:
             rounds.append(replace(record, status="found", verification=verification))
+            seen.update(_signature(p) for p in problems)
+            again = [p for p in new if _signature(p) in seen]
+            if again:
+                site = again[0].get("modified_at") or {}
+                why = (f"the rewrite did not remove the problem: the same write "
+                       f"({display(site.get('file') or '?', here)}:{site.get('line')} "
+                       f"`{(site.get('code') or '').strip()}`) fails again after it; change it by hand "
+                       "(e.g. collect the values in a list and torch.stack them)")
+                shown.extend({**relativize(p, here), "fix": None, "why_unfixable": why} for p in again)
+                return fail("not-verified", why)
             problems, report = new, rerun
             continue
         if result.report is None or rerun.get("script_error"):

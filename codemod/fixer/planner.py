@@ -113,6 +113,8 @@ def plan_problem(index: int, problem: Mapping[str, Any], report: Mapping[str, An
     key, site = site_of(problem, rule)
     if advice.is_optimizer_step(problem):
         return Unfixable(index, advice.optimizer_step(problem, report))
+    if advice.is_ambiguous_view(problem):
+        return Unfixable(index, advice.ambiguous_view(problem))
     if not site or not site.get("file") or not site.get("line"):
         return Unfixable(index, advice.no_rewrite(problem, site, rule))
     path = resolve(site["file"])

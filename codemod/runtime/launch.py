@@ -4,6 +4,10 @@
         [--anomaly] [--record REC.pt] [--compare REC.pt] [--clone-on-write]
         [--no-fallback] -- (SCRIPT | -m MODULE) [ARGS...]
 
+(--fd-check is accepted for the spec's interface but not implemented yet: the report
+then says "fd_check": "not-implemented". --track-views is internal: the anomaly
+fallback re-run uses it to find where a view was created under no_grad.)
+
 Why by path: it must work where inplace-fix is not installed. It removes its own
 folder from sys.path, imports codemod.runtime.* from the repository it lives in, then
 gives the script sys.argv, sys.path[0], cwd and __name__ == "__main__" exactly as
@@ -236,7 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     # way, or our per-saved-tensor records trigger full collections that walk all of torch.
     import gc
 
-    gc.collect()
     gc.freeze()
     sess = session_mod.Session(root, steps=o.steps, clone_on_write=o.clone_on_write,
                                anomaly=o.anomaly, recording=bool(o.record or o.compare),
@@ -272,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     rep = report_mod.build(target, sess.problems, sess.calls, script_error, sess.stopped_by,
                            verification, {"root": root, "steps": o.steps,
                                           "clone_on_write": o.clone_on_write,
-                                          "anomaly": o.anomaly, "exit_code": exit_code
+                                          "anomaly": o.anomaly,
+                                          "fd_check": "not-implemented" if o.fd_check else None,
+                                          "exit_code": exit_code
                                           if isinstance(exit_code, int) else None})
     if o.fallback and not o.anomaly:
         _fallback_anomaly(o, rep, root)
