@@ -257,17 +257,3 @@ def test_steps_limit_backward_calls(tmp_path: Path) -> None:
     report = json.loads(proc.stdout)
     assert (report["status"], report["backward_calls"], report["problems"]) == ("clean", 2, [])
     assert proc.stderr.count("step") == 2  # stopped cleanly after two backward calls
-
-
-def test_apply_never_pretends(tmp_path: Path) -> None:
-    import importlib
-
-    try:
-        wired = hasattr(importlib.import_module("codemod.fixer.apply"), "run_apply")
-    except ImportError:
-        wired = False
-    if wired:
-        pytest.skip("--apply is wired: covered by the fixer's tests")
-    write(tmp_path, "ok.py", "print(1)\n")
-    line = one_line_error(run_cli("ok.py", "--apply", cwd=tmp_path))
-    assert "not available" in line

@@ -256,3 +256,14 @@ def test_augmented_rewrite_keeps_the_operands_grouping(op: str) -> None:
         (finding,) = [f for f in analyze(src) if f.code == "IPF001"]
         line = rewrite(src, {"IPF001": [finding.position]}).source.splitlines()[4].strip()
         assert ast.dump(ast.parse(line)) == ast.dump(ast.parse(f"x = x {op} ({value})")), line
+
+
+def test_analyze_does_not_import_libcst():
+    # `scan` pays for libcst only when it rewrites: detection must not import it
+    code = ("import sys, transforms.api\n"
+            "transforms.api.analyze('import torch\\nx = torch.relu(a)\\nx += 1\\nx[0] = 1\\n')\n"
+            "assert 'libcst' not in sys.modules, sorted(m for m in sys.modules if 'libcst' in m)\n"
+            "out = transforms.api.rewrite('import torch\\ndef f(a):\\n    x = torch.relu(a)\\n    x += 1\\n',"
+            " {'IPF001': [(4, 4)]})\n"
+            "assert 'libcst' in sys.modules and out.changed\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

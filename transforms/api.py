@@ -12,7 +12,6 @@ from typing import Collection, Mapping
 from transforms.base import Candidate, Finding, Position, RewriteResult
 from transforms.context import FileContext
 from transforms.registry import ALL_RULES, get_rule
-from transforms.rewriter import apply_rewrites
 
 
 def _rules(select: Collection[str] | None):
@@ -50,6 +49,8 @@ def rewrite(source: str, targets: Mapping[str, Collection[Position]]) -> Rewrite
     if not plan:
         return RewriteResult(source=source)
     rules = {code: get_rule(code) for code in plan}
+    from transforms.rewriter import apply_rewrites  # imports libcst: only when something is rewritten
+
     new_source, applied = apply_rewrites(source, plan, rules)
     return RewriteResult(
         source=new_source,

@@ -112,7 +112,7 @@ class Rule:
     Detection (`candidates` + `find`) uses stdlib `ast` through a shared FileContext.
     Rewriting uses hooks that one composite libcst transformer calls during a single
     pass over a single parse (transforms/rewriter.py): `fix_expr` for expression
-    nodes of the types in `expr_nodes`, `fix_line` for statement-level rewrites.
+    nodes of the libcst classes named in `expr_nodes`, `fix_line` for statement-level rewrites.
     `valid` is code the rule must leave alone and not flag; `invalid` is code it must
     flag, each with its exact rewrite.
     """
@@ -126,7 +126,9 @@ class Rule:
     bulk_default: ClassVar[bool] = True  # False: opt-in under `scan`/`migrate` (IPF005)
     valid: ClassVar[tuple[str, ...]] = ()
     invalid: ClassVar[tuple[Example, ...]] = ()
-    expr_nodes: ClassVar[tuple[type, ...]] = ()  # libcst node types handed to fix_expr
+    # names of the libcst node classes handed to fix_expr (names, not classes: resolved when a
+    # rewrite runs, so detection never imports libcst)
+    expr_nodes: ClassVar[tuple[str, ...]] = ()
     statement_level: ClassVar[bool] = False  # fix_line is called for lines holding a target
 
     def candidates(self, ctx: "FileContext") -> list[Candidate]:

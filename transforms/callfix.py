@@ -8,9 +8,8 @@ inside a larger expression is refused: hoisting it would reorder evaluation.
 
 from __future__ import annotations
 
-import libcst as cst
-
 from transforms.cstutil import dotted, is_reevaluable
+from transforms.lazycst import cst
 
 
 def statement_call(small: cst.CSTNode) -> tuple[str, cst.Call] | None:

@@ -1,31 +1,49 @@
-"""Small libcst helpers shared by the rules' rewrites."""
+"""Small libcst helpers shared by the rules' rewrites (libcst is imported on first use)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Sequence
 
-import libcst as cst
+from transforms.lazycst import cst
 
-_EMPTY_MODULE = cst.Module(body=[])
 
-# Binding strength of binary operators (higher binds tighter), for parenthesising.
-PRECEDENCE: dict[type, int] = {
-    cst.BitOr: 4, cst.BitXor: 5, cst.BitAnd: 6, cst.LeftShift: 7, cst.RightShift: 7,
-    cst.Add: 8, cst.Subtract: 8, cst.Multiply: 9, cst.MatrixMultiply: 9, cst.Divide: 9,
-    cst.FloorDivide: 9, cst.Modulo: 9, cst.Power: 11,
-}
-AUG_TO_BIN: dict[type, type] = {
-    cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
-    cst.DivideAssign: cst.Divide, cst.FloorDivideAssign: cst.FloorDivide, cst.ModuloAssign: cst.Modulo,
-    cst.PowerAssign: cst.Power, cst.MatrixMultiplyAssign: cst.MatrixMultiply, cst.BitAndAssign: cst.BitAnd,
-    cst.BitOrAssign: cst.BitOr, cst.BitXorAssign: cst.BitXor, cst.LeftShiftAssign: cst.LeftShift,
-    cst.RightShiftAssign: cst.RightShift,
-}
+@cache
+def _empty_module() -> cst.Module:
+    return cst.Module(body=[])
+
+
+@cache
+def _precedence() -> dict[type, int]:
+    """Binding strength of binary operators (higher binds tighter), for parenthesising."""
+    return {
+        cst.BitOr: 4, cst.BitXor: 5, cst.BitAnd: 6, cst.LeftShift: 7, cst.RightShift: 7,
+        cst.Add: 8, cst.Subtract: 8, cst.Multiply: 9, cst.MatrixMultiply: 9, cst.Divide: 9,
+        cst.FloorDivide: 9, cst.Modulo: 9, cst.Power: 11,
+    }
+
+
+@cache
+def _aug_to_bin() -> dict[type, type]:
+    return {
+        cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
+        cst.DivideAssign: cst.Divide, cst.FloorDivideAssign: cst.FloorDivide, cst.ModuloAssign: cst.Modulo,
+        cst.PowerAssign: cst.Power, cst.MatrixMultiplyAssign: cst.MatrixMultiply, cst.BitAndAssign: cst.BitAnd,
+        cst.BitOrAssign: cst.BitOr, cst.BitXorAssign: cst.BitXor, cst.LeftShiftAssign: cst.LeftShift,
+        cst.RightShiftAssign: cst.RightShift,
+    }
+
+
+def binary_operator_for(augmented: type) -> type:
+    """The libcst binary operator class of an augmented-assignment operator class
+    (`AddAssign` -> `Add`); KeyError for anything else. Built on first use, like every
+    libcst table here, so importing this module does not import libcst."""
+    return _aug_to_bin()[augmented]
 
 
 def code(node: cst.CSTNode) -> str:
     """Source text of a node (fragment rendering; newlines as in the node)."""
-    return _EMPTY_MODULE.code_for_node(node)
+    return _empty_module().code_for_node(node)
 
 
 def has_comment(*nodes: object) -> bool:
@@ -61,9 +79,10 @@ def parenthesize_operand(value: cst.BaseExpression, op: type) -> cst.BaseExpress
     """
     if value.lpar:
         return value
-    mine = PRECEDENCE[op]
+    precedence = _precedence()
+    mine = precedence[op]
     if isinstance(value, cst.BinaryOperation):
-        theirs = PRECEDENCE.get(type(value.operator), 0)
+        theirs = precedence.get(type(value.operator), 0)
         if op is cst.Power:
             needs = theirs < mine
         else:

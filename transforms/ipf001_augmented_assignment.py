@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-import libcst as cst
-
 from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.common import fresh_before
 from transforms.context import FileContext
-from transforms.cstutil import AUG_TO_BIN, is_reevaluable, parenthesize_operand
+from transforms.cstutil import binary_operator_for, is_reevaluable, parenthesize_operand
 from transforms.evidence import Confidence, get_evidence
+from transforms.lazycst import cst
 
 _OPS = ("+", "-", "*", "/", "//", "%", "**", "@", "&", "|", "^", "<<", ">>")
 
@@ -75,10 +74,13 @@ class AugmentedAssignment(Rule):
         "def f(x):\n    x += 1\n    return x\n",
         "import torch\n\ndef f(a):\n    n = a.size(0)\n    n += 1\n    h, w = a.shape[-2:]\n    h *= 2\n",
         "import torch\n\ndef f(k, r):\n    d = torch.arange(k)\n    d += r\n    return d\n",
+        "import torch\n\ndef f(x: torch.Tensor):\n    i = torch.argmax(x, -1)\n    y = x * 2\n"
+        "    i += 1\n    return i, y\n",  # an integer tensor never requires grad
         "import torch\n\ndef f(n, k):\n    idx = torch.randperm(n).tolist()\n    idx += idx[:k]\n"
         "    idx = torch.tensor(idx)\n    return idx\n",
         "import torch\n\ndef f(a):\n    x = torch.relu(a).clone()\n    x = x.clone()\n    x += 1\n    return x\n",
-        "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        self.fc.weight.data *= 2\n        return x\n",
+        "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n"
+        "        self.fc.weight.data *= 2\n        return x\n",
         "import torch.nn as nn\n\nclass Act(nn.Module):\n    def __init__(self, inplace=False):\n        super().__init__()\n"
         "        self.inplace = inplace\n\n    def forward(self, x):\n        x += 3\n        return x\n",
     )
@@ -178,7 +180,7 @@ class AugmentedAssignment(Rule):
                 continue  # `x = torch.zeros(n); x += y`: nothing saved x yet
             if ev.leaf(target, site.scope).tensor:
                 continue  # IPF008 owns in-place updates of leaves
-            verdict = ev.at(target, site.scope, site.node.lineno)
+            verdict = ev.tracked(target, site.scope, site.node)
             if verdict.tensor is False:
                 continue
             if verdict.tensor is None:
@@ -197,7 +199,7 @@ class AugmentedAssignment(Rule):
         small = updated.body[index]
         if not isinstance(small, cst.AugAssign) or not is_reevaluable(small.target):
             return None
-        op = AUG_TO_BIN[type(small.operator)]
+        op = binary_operator_for(type(small.operator))
         value = parenthesize_operand(small.value, op)
         new = cst.Assign(
             targets=[cst.AssignTarget(

@@ -5,14 +5,13 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-import libcst as cst
-
 from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.callfix import rebind, targeted_call
 from transforms.common import call_form, fresh_before, is_chain, is_module_path
 from transforms.context import FileContext
 from transforms.data.inplace_tables import RNG_FILL_METHODS, TENSOR_METHOD_TWINS, TENSOR_METHODS_NO_TWIN
 from transforms.evidence import Confidence, get_evidence
+from transforms.lazycst import cst
 
 _NO_TWIN = frozenset(TENSOR_METHODS_NO_TWIN)
 _RNG = frozenset(RNG_FILL_METHODS)
@@ -93,6 +92,8 @@ class InplaceMethod(Rule):
         "import torch.nn as nn\n\nclass Norm(nn.Module):\n    def forward(self, x):\n"
         "        self.running_var.copy_(x.var(0))\n        return x\n",
         "import torch\n\ndef f(a, b):\n    return (a - b).abs_().max()\n",
+        "import torch\n\ndef f(a: torch.Tensor):\n    idx = a.argsort(-1)\n    y = a * 2\n"
+        "    idx.clamp_(max=3)\n    return idx, y\n",  # an integer tensor never requires grad
         "import torch.nn as nn\n\nclass Block(nn.Module):\n    def fuse(self):\n        k = self.conv.weight * 2\n"
         "        k.add_(self.bn.bias)\n",
     )
@@ -197,7 +198,7 @@ class InplaceMethod(Rule):
                 continue
             if ev.leaf(recv, site.scope).tensor:
                 continue  # IPF008
-            verdict = ev.at(recv, site.scope, site.node.lineno)
+            verdict = ev.tracked(recv, site.scope, site.stmt)
             if verdict.tensor is False:
                 continue
             if recv_note:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-import libcst as cst
-
 from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.callfix import rebind, targeted_call
 from transforms.common import call_form, is_chain
 from transforms.context import FileContext
 from transforms.data.inplace_tables import FUNCTIONAL_TWINS, TORCH_FUNCTION_TWINS
 from transforms.evidence import Confidence, get_evidence
+from transforms.lazycst import cst
 
 
 def twin_of(qualname: str | None) -> str | None:
@@ -124,6 +123,8 @@ class InplaceFunction(Rule):
             if first is not None and ev.leaf(first, site.scope).tensor:
                 continue  # IPF008
             verdict = ev.of(first, site.scope) if first is not None else None
+            if verdict is not None and verdict.tensor and ev.untracked(first, site.scope, site.stmt) is not None:
+                continue  # an index table or integer tensor: autograd never sees it
             conf, note = Confidence.HIGH, "argument of an in-place torch function"
             if verdict is not None and verdict.tensor:
                 note = verdict.note

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import ClassVar
-
-import libcst as cst
 
 from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.common import call_form, comment_near_arg, is_chain
@@ -14,8 +13,55 @@ from transforms.cstutil import dotted as cst_dotted
 from transforms.cstutil import is_true, keyword_index, remove_arg
 from transforms.data.inplace_tables import INPLACE_FLAG_FUNCTIONALS, INPLACE_FLAG_MODULES
 from transforms.evidence import Confidence, get_evidence
+from transforms.lazycst import cst
 
 _FRESH_PRODUCERS = ("Conv", "Linear", "BatchNorm", "Norm", "Bilinear", "Embedding")
+
+
+# Words of a callee name that say it builds or applies an activation/dropout or a layer.
+_ACT_SUBSTRINGS = ("relu", "silu", "swish", "mish", "gelu", "sigmoid", "tanh", "dropout", "activation",
+                   "nonlin")
+_ACT_WORDS = frozenset({"act", "elu", "selu", "celu", "glu", "drop", "layer", "threshold"})
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _callee_name(ctx: FileContext, func: ast.AST) -> str:
+    """Last name of the callee; for `make(...)(x, inplace=True)` the inner callee's."""
+    while isinstance(func, ast.Call):
+        func = func.func
+    q = dotted(func) or ""
+    return q.rsplit(".", 1)[-1]
+
+
+def _looks_like_layer(name: str) -> bool:
+    """`act_layer`, `norm_act_layer`, `create_act_layer`, `layers.act`, `BatchNormAct2d`, `Swish`."""
+    low = name.lower()
+    if any(s in low for s in _ACT_SUBSTRINGS):
+        return True
+    return any(w.lower() in _ACT_WORDS for w in _WORDS.findall(name))
+
+
+def layer_evidence(ctx: FileContext, call: ast.Call, parent: ast.AST | None) -> str | None:
+    """Why an `inplace=True` on a call that is not torch's own activation builds or calls a
+    module/activation (None: no evidence, e.g. `convert_bounding_box_format(..., inplace=True)`)."""
+    q = ctx.qualname(call.func) or ""
+    name = _callee_name(ctx, call.func)
+    if name == "partial" and call.args:
+        target = ctx.qualname(call.args[0]) or dotted(call.args[0]) or ""
+        module, _, last = target.rpartition(".")
+        if module == "torch.nn" and last in INPLACE_FLAG_MODULES or \
+                module == "torch.nn.functional" and last in INPLACE_FLAG_FUNCTIONALS:
+            return f"`partial({target.replace('torch.nn.functional.', 'F.').replace('torch.nn.', 'nn.')}, inplace=True)`"
+        return "`partial` of a layer factory" if _looks_like_layer(last) else None
+    if q == "dict" or name == "dict" and isinstance(call.func, ast.Name):
+        if any(kw.arg == "type" for kw in call.keywords):
+            return "a layer config dict (`type=...`)"
+        if isinstance(parent, ast.keyword) and parent.arg and _looks_like_layer(parent.arg):
+            return f"`{parent.arg}` of a layer"
+        return None
+    if _looks_like_layer(name):
+        return "`inplace=True` passed to a layer factory"
+    return None
 
 
 def _is_true(node: ast.AST) -> bool:
@@ -54,8 +100,11 @@ class InplaceFlag(Rule):
         "returns a new tensor with the same values. The flag is dropped (a positional `True` followed "
         "by more arguments becomes `False`). A statement whose result is unused, `F.relu(x, "
         "inplace=True)`, becomes `x = F.relu(x)`, because dropping the flag alone would make it a "
-        "no-op. Calls that are neither torch's nor used for their result (`df.dropna(inplace=True)`) "
-        "are not flagged."
+        "no-op. A call that is not torch's own activation/dropout is flagged only with evidence "
+        "that it builds one: a layer-factory name (`act_layer`, `norm_act_layer`, `create_act_layer`, "
+        "`layers.act`, `*Swish*`), `partial(nn.ReLU, inplace=True)`, or a config `dict(type=..., "
+        "inplace=True)` / `act_kwargs=dict(inplace=True)`; `convert_bounding_box_format(..., "
+        "inplace=True)` or `df.dropna(inplace=True)` are not."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
     unsafe_when: ClassVar[str] = (
@@ -67,7 +116,7 @@ class InplaceFlag(Rule):
         "output nobody else holds). Module constructions elsewhere cannot be traced to their call "
         "sites statically and are unsafe."
     )
-    expr_nodes: ClassVar[tuple[type, ...]] = (cst.Call,)
+    expr_nodes: ClassVar[tuple[str, ...]] = ("Call",)
     statement_level: ClassVar[bool] = True
     bulk_default: ClassVar[bool] = True
     valid: ClassVar[tuple[str, ...]] = (
@@ -84,6 +133,12 @@ class InplaceFlag(Rule):
         "import torch.nn as nn\n\nlayer = nn.Hardtanh(-1.0, 1.0, False)\n",
         "import torch.nn as nn\n\nlayer = nn.Linear(3, 4, True)\n",
         "import torch.nn.functional as F\n\ndef f(x):\n    return F.dropout(x, 0.1, True)\n",
+        # not an activation: torchvision's box conversion takes `inplace=` too
+        "from torchvision.transforms.v2.functional import convert_bounding_box_format\n\n"
+        "def f(boxes, fmt):\n    out = convert_bounding_box_format(boxes, old_format=fmt, new_format='XYXY', inplace=True)\n"
+        "    return out\n",
+        "def g(t):\n    y = normalize(t, [0.5], [0.5], inplace=True)\n    return y\n",
+        "cfg = dict(inplace=True)\n",
     )
     invalid: ClassVar[tuple[Example, ...]] = (
         Example("import torch.nn as nn\n\nact = nn.ReLU(inplace=True)\n",
@@ -113,6 +168,12 @@ class InplaceFlag(Rule):
         Example("def build(act_layer):\n    return act_layer(inplace=True)\n", "def build(act_layer):\n    return act_layer()\n",
                 unsafe=True),
         Example("cfg = dict(type='ReLU', inplace=True)\n", "cfg = dict(type='ReLU')\n", unsafe=True),
+        Example("def build(norm_act_layer, c):\n    return norm_act_layer(c, inplace=True)\n",
+                "def build(norm_act_layer, c):\n    return norm_act_layer(c)\n", unsafe=True),
+        Example("from functools import partial\nimport torch.nn as nn\n\nact_layer = partial(nn.ReLU, inplace=True)\n",
+                "from functools import partial\nimport torch.nn as nn\n\nact_layer = partial(nn.ReLU)\n", unsafe=True),
+        Example("def build(make, c):\n    return make(c, act_kwargs=dict(inplace=True))\n",
+                "def build(make, c):\n    return make(c, act_kwargs=dict())\n", unsafe=True),
         Example("import torch.nn as nn\n\nmake_act = lambda: nn.ReLU(inplace=True)\n",
                 "import torch.nn as nn\n\nmake_act = lambda: nn.ReLU()\n", unsafe=True),
         Example("import torch.nn as nn\n\nnet = nn.Sequential(\n    nn.Linear(4, 8),\n    nn.ReLU(inplace=True),\n"
@@ -140,8 +201,9 @@ class InplaceFlag(Rule):
                 continue
             how, index, kind = found
             form = call_form(site)
-            if kind == "other" and (form.kind == "stmt" or pandas and isinstance(call.func, ast.Attribute)):
-                continue  # result unused or a dataframe API: not an activation flag
+            if kind == "other" and (form.kind == "stmt" or pandas and isinstance(call.func, ast.Attribute)
+                                    or layer_evidence(ctx, call, site.parent) is None):
+                continue  # result unused, a dataframe API, or no sign of a layer: not an activation flag
             fixable, why = True, ""
             if form.kind == "stmt" and kind == "functional" and not (call.args and is_chain(call.args[0])):
                 fixable, why = False, "result unused and the input is not a name to rebind"
@@ -160,8 +222,8 @@ class InplaceFlag(Rule):
             if kind == "functional" and (site.scope.no_grad or site.scope.inplace_api or site.scope.optimizer):
                 continue
             conf = Confidence.HIGH if kind != "other" else Confidence.MEDIUM
-            note = {"module": "torch module built in place", "functional": "in-place torch functional",
-                    "other": "`inplace=True` passed to a layer factory"}[kind]
+            note = {"module": "torch module built in place", "functional": "in-place torch functional"}.get(kind) \
+                or layer_evidence(ctx, cand.node, site.parent) or ""
             findings.append(self.finding(ctx, cand, confidence=conf, note=note,
                                          safety=FixSafety.SAFE if self._safe(ctx, ev, site, kind) else FixSafety.UNSAFE))
         return findings

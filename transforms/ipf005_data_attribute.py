@@ -5,11 +5,10 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-import libcst as cst
-
 from transforms.base import Candidate, Example, Finding, FixSafety, Position, Rule
 from transforms.context import FileContext
 from transforms.evidence import get_evidence
+from transforms.lazycst import cst
 
 
 def _is_write(site) -> bool:
@@ -47,7 +46,7 @@ class DataAttribute(Rule):
         "used with in-place ops outside no_grad bumps its version. Always needs --unsafe-fixes."
     )
     bulk_default: ClassVar[bool] = False
-    expr_nodes: ClassVar[tuple[type, ...]] = (cst.Attribute,)
+    expr_nodes: ClassVar[tuple[str, ...]] = ("Attribute",)
     valid: ClassVar[tuple[str, ...]] = (
         "import torch.utils.data\n\nloader = torch.utils.data.DataLoader([])\n",
         "from torch.utils.data import DataLoader\nfrom mypkg.data import load\n",

@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-import libcst as cst
-
 from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.common import fresh_before, in_suite, shares_line
 from transforms.context import FileContext
 from transforms.cstutil import has_comment
 from transforms.evidence import get_evidence
+from transforms.lazycst import cst
 
 
 def subscript_root(target: ast.AST) -> ast.AST:
@@ -69,6 +68,35 @@ class IndexedAssignment(Rule):
         "import torch\n\nclass M:\n    def reset_parameters(self):\n        w = torch.relu(self.w)\n        w[0] = 1\n",
         "import torch\n\nw = torch.randn(3, requires_grad=True)\nw[0] = 1\n",
         "import torch\n\ndef f(a):\n    x = torch.sigmoid(a)\n    y = x.clone()\n    y[0] = 0\n    return x, y\n",
+        # autograd never tracks these: index/coordinate tables built by factories, integer/bool tensors
+        "import torch\n\ndef rel_index(win_h: int, win_w: int):\n"
+        "    coords = torch.stack(torch.meshgrid(torch.arange(win_h), torch.arange(win_w), indexing='ij'))\n"
+        "    coords = torch.flatten(coords, 1)\n    rel = coords[:, :, None] - coords[:, None, :]\n"
+        "    rel = rel.permute(1, 2, 0).contiguous()\n    rel[:, :, 0] += win_h - 1\n"
+        "    rel[:, :, 0] *= 2 * win_w - 1\n    return rel.sum(-1)\n",
+        "import torch\nimport torch.nn as nn\n\nclass A(nn.Module):\n    def index(self):\n"
+        "        coords = torch.stack(ndgrid(torch.arange(self.ws[0]), torch.arange(self.ws[1]))).flatten(1)\n"
+        "        rel = coords[:, :, None] - coords[:, None, :]\n        rel = rel.permute(1, 2, 0)\n"
+        "        rel[:, :, 0] += self.ws[0] - 1\n        self.register_buffer('index', rel.sum(-1))\n",
+        "import torch\n\ndef colorwheel(n):\n    wheel = torch.zeros((n, 3))\n    col = 0\n"
+        "    wheel[0:n, 0] = 255\n    col += n\n"
+        "    wheel[col:col + n, 1] = torch.floor(255 * torch.arange(0, n) / n)\n    return wheel\n",
+        "import torch\nimport torch.nn as nn\n\nclass Heads(nn.Module):\n"
+        "    def forward(self, gt, idx, matched):\n        labels = gt[idx]\n"
+        "        labels = labels.to(dtype=torch.int64)\n        bg = matched < 0\n"
+        "        labels[bg] = 0\n        return labels\n",
+        "import torch\nimport torch.nn as nn\n\nclass Interp(nn.Module):\n"
+        "    def forward(self, x, p):\n        i = torch.bucketize(x, p)\n"
+        "        i[i >= p.shape[0]] = p.shape[0] - 1\n        return i\n",
+        "import math\nimport torch.nn as nn\n\nclass T(nn.Module):\n    def forward(self, images):\n"
+        "        max_size = list(images[0].shape)\n        stride = 32.0\n"
+        "        max_size[1] = int(math.ceil(float(max_size[1]) / stride) * stride)\n"
+        "        return max_size\n",
+        "import torch\n\ndef index3d(self):\n"
+        "    coords = [torch.arange(self.window_size[i]) for i in range(3)]\n"
+        "    grid = torch.stack(torch.meshgrid(coords[0], coords[1], coords[2], indexing='ij')).flatten(1)\n"
+        "    rel = (grid[:, :, None] - grid[:, None, :]).permute(1, 2, 0)\n"
+        "    rel[:, :, 0] += self.window_size[0] - 1\n    return rel.sum(-1)\n",
     )
     invalid: ClassVar[tuple[Example, ...]] = (
         Example("import torch\n\ndef f(a):\n    att = torch.relu(a)\n    att[:, :, :, 0] = 0\n    return att\n",
@@ -96,6 +124,10 @@ class IndexedAssignment(Rule):
                 "import torch\n\nclass Merge(torch.autograd.Function):\n    pass\n\ndef f(x, m):\n    h = Merge.apply(x)\n"
                 "    h = h.clone()\n    h[m, :] = 1.0\n    return h\n", unsafe=True),
         Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a); p[0] = 0\n    return p\n", None),
+        # a factory buffer becomes tracked once a tracked value is written into it
+        Example("import torch\n\ndef f(a):\n    buf = torch.zeros(3)\n    k = 1\n    buf[k] = torch.sigmoid(a)\n    return buf * buf\n",
+                "import torch\n\ndef f(a):\n    buf = torch.zeros(3)\n    k = 1\n    buf = buf.clone()\n    buf[k] = torch.sigmoid(a)\n"
+                "    return buf * buf\n"),
         Example("import torch\n\ndef f(a, c):\n    p = torch.sigmoid(a)\n    if c: p[0] = 0\n    return p\n", None),
         Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    q = p\n    p[0] = 0\n    return q\n",
                 "import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    q = p\n    p = p.clone()\n    p[0] = 0\n    return q\n",
@@ -131,7 +163,7 @@ class IndexedAssignment(Rule):
             root = subscript_root(target)
             if ev.leaf(root, scope).tensor or ev.leaf(target, scope).tensor:
                 continue  # IPF008
-            verdict = ev.at(root, scope, cand.node.lineno)
+            verdict = ev.tracked(root, scope, cand.node)
             if not verdict.tensor:
                 continue
             if isinstance(root, ast.Name) and fresh_before(ctx, ev, cand.node, root.id):

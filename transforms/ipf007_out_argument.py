@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-import libcst as cst
-
 from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.callfix import statement_call
 from transforms.common import call_form, comment_near_arg, is_chain
@@ -14,6 +12,7 @@ from transforms.context import FileContext
 from transforms.cstutil import dotted as cst_dotted
 from transforms.cstutil import keyword_index, remove_arg
 from transforms.evidence import Confidence, get_evidence
+from transforms.lazycst import cst
 
 
 def out_keyword(call: ast.Call) -> ast.keyword | None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-import libcst as cst
-
 from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.common import in_suite, is_module_path, shares_line
 from transforms.context import FileContext
 from transforms.data.inplace_tables import TENSOR_METHOD_TWINS, TENSOR_METHODS_NO_TWIN
 from transforms.evidence import get_evidence
 from transforms.ipf003_inplace_function import twin_of
+from transforms.lazycst import cst
 
 _METHODS = frozenset(TENSOR_METHOD_TWINS) | frozenset(TENSOR_METHODS_NO_TWIN)
 

@@ -58,8 +58,8 @@ class _Composite(cst.CSTTransformer):
         self.expr_rules: dict[type, list[tuple[Rule, frozenset[Position]]]] = defaultdict(list)
         self.line_rules: list[tuple[Rule, frozenset[Position], frozenset[int]]] = []
         for rule, targets in rules:
-            for t in rule.expr_nodes:
-                self.expr_rules[t].append((rule, targets))
+            for name in rule.expr_nodes:
+                self.expr_rules[getattr(cst, name)].append((rule, targets))
             if rule.statement_level:
                 self.line_rules.append((rule, targets, frozenset(p.line for p in targets)))
 

@@ -157,19 +157,9 @@ def exit_code(status: str) -> int:
 
 
 def _apply(request: Any, *, json_output: bool, max_rounds: int, unsafe_fixes: bool) -> int:
-    """--apply: `codemod.fixer.apply.run_apply` does the work (rounds, verify, rollback).
+    """--apply: the fixer does the work (rounds, verify, rollback) and prints its own report."""
+    from codemod.fixer.apply import run_apply
 
-    Contract: `run_apply(request: codemod.diagnose.Request, *, json_output: bool,
-    max_rounds: int, unsafe_fixes: bool) -> int` gets a request already checked by
-    `check_request` (resolved interpreter and root), prints the human text or the
-    JSON report itself, and returns DESIGN.md's exit code. Until it exists this says
-    so (exit 2) instead of pretending to fix anything.
-    """
-    try:
-        from codemod.fixer.apply import run_apply  # type: ignore[import-not-found]
-    except ImportError:
-        raise InputFailure("--apply is not available in this build yet (no codemod.fixer.apply); "
-                           "run without --apply to see the diagnosis and the proposed diff") from None
     return int(run_apply(request, json_output=json_output, max_rounds=max_rounds, unsafe_fixes=unsafe_fixes))
 
 

@@ -19,7 +19,6 @@ from codemod.fixer.annotate import annotate, relativize
 from codemod.fixer.edits import Journal, build_edits
 from codemod.fixer.model import RoundRecord, Verdict
 from codemod.fixer.planner import plan_all as make_plan
-from codemod.fixer.recording import grad_leaves
 from codemod.diagnose import Request
 from codemod.fixer.runtime_client import RunResult
 from codemod.fixer.sites import display
@@ -61,16 +60,6 @@ def _signature(problem: Mapping[str, Any]) -> tuple[str, ...]:
         return f"{site.get('file')}|{(site.get('code') or '').strip()}"
 
     return (str(problem.get("kind")), str(problem.get("rule")), text("modified_at"), text("saved_at"))
-
-
-def _with_grad_leaves(verification: dict[str, Any] | None, recording: Path) -> dict[str, Any] | None:
-    """Add the fixed run's `grad_leaves` (last backward call) when the runtime did not report them."""
-    if not verification or "grad_leaves" in verification:
-        return verification
-    rows = grad_leaves(recording)
-    if rows:
-        verification = {**verification, "grad_leaves": sorted(rows[-1])}
-    return verification
 
 
 def default_root(target: Request, cwd: Path) -> Path:
@@ -178,7 +167,7 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
         result = runner(target, work / f"round{number}.json", compare=reference, record=recording,
                         fd_check=fd_check)
         rerun = result.report or {}
-        verification = _with_grad_leaves(rerun.get("verification"), recording)
+        verification = rerun.get("verification")
         if result.timed_out:
             rounds.append(replace(record, status="timeout", verification=verification))
             return fail("not-verified", "the fixed script timed out", verification)

@@ -152,9 +152,11 @@ def compare(current: dict, reference: dict, backward_ok: bool) -> dict:
                 max_diff = max(max_diff, m)
             if not torch.allclose(ga.double(), gb.double(), rtol=GRAD_RTOL, atol=GRAD_ATOL, equal_nan=True):
                 grads_equal = False
+    last = current["grads"][-1] if current.get("grads") else []
     return {"backward_ok": bool(backward_ok and cur_n >= ref_n), "losses_equal": bool(losses_equal),
             "grads_equal": bool(grads_equal), "max_grad_diff": max_diff, "backward_calls": cur_n,
-            "reference_backward_calls": ref_n, "same_leaves": bool(same_leaves)}
+            "reference_backward_calls": ref_n, "same_leaves": bool(same_leaves),
+            "grad_leaves": sorted(str(key) for key, grad in last if grad is not None)}
 
 
 def load(path: str) -> dict:
