@@ -29,6 +29,7 @@ class LintOptions:
     fix: bool = False  # rewrite (migrate); False: findings only (scan)
     unsafe: bool = False  # also apply fixes whose safety is UNSAFE
     write: bool = False  # write rewritten files (migrate --apply)
+    min_confidence: str = "medium"  # findings less sure than this are neither reported nor rewritten
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class FileResult:
     @property
     def changed(self) -> bool:
         return bool(self.diff)
+
+
+_CONFIDENCE_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
 def _syntax_reason(exc: SyntaxError) -> str:
@@ -165,6 +169,7 @@ def lint_file(path: Path, display: str, options: LintOptions) -> FileResult:
             return FileResult(path, display, error=_syntax_reason(exc), error_kind="parse")
         except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
             return FileResult(path, display, error=f"cannot parse: {type(exc).__name__}: {exc}", error_kind="parse")
+        found = [f for f in found if _CONFIDENCE_RANK[f.confidence.value] >= _CONFIDENCE_RANK[options.min_confidence]]
         suppressions = parse_suppressions(source.text) if found else {}
         findings = [f for f in found if not is_suppressed(f, suppressions)]
         result.update(findings=tuple(findings), suppressed=len(found) - len(findings))

@@ -48,6 +48,7 @@ def build_workset(
     fix: bool = False,
     unsafe: bool = False,
     write: bool = False,
+    min_confidence: str = "medium",
     cwd: Path | None = None,
 ) -> WorkSet:
     """Configs, discovery and rule selection for a run. Raises ConfigError on a bad config."""
@@ -61,7 +62,7 @@ def build_workset(
     for raw in paths:
         config = configs[raw]
         options = LintOptions(rules=resolve_rules(config, select, ignore, defaults), fix=fix, unsafe=unsafe,
-                              write=write)
+                              write=write, min_confidence=min_confidence)
         found = discover([raw], lambda _path, c=config: (c.root, c.exclude), cwd=cwd)
         problems.extend(Problem(path, reason) for path, reason in found.errors)
         for target in found.targets:

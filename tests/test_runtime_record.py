@@ -41,7 +41,9 @@ def test_record_compare_round_trip(tmp_path: Path) -> None:
     rep2, _ = launch(s, "--compare", str(rec))
     assert rep2["verification"] == {"backward_ok": True, "losses_equal": True, "grads_equal": True,
                                     "max_grad_diff": 0.0, "backward_calls": 3,
-                                    "reference_backward_calls": 3, "same_leaves": True}
+                                    "reference_backward_calls": 3, "same_leaves": True,
+                                    "grad_leaves": sorted(k for k, g in data["grads"][-1] if g is not None)}
+    assert {"0.weight", "3.weight"} <= set(rep2["verification"]["grad_leaves"])
 
 
 def test_clone_on_write_reference_equals_hand_fixed(tmp_path: Path) -> None:

@@ -219,7 +219,8 @@ def test_findings_with_no_automatic_fix_are_listed_and_exit_1(tmp_path, monkeypa
     code, example = _example(lambda r, e: e.after is None)
     path = tmp_path / "d.py"
     path.write_text(example.before)
-    result = migrate(tmp_path, monkeypatch, ".", "--select", code, "--apply", "--unsafe-fixes")
+    result = migrate(tmp_path, monkeypatch, ".", "--select", code, "--apply", "--unsafe-fixes",
+                     "--min-confidence", "low")
     assert result.exit_code == 1
     assert re.search(rf"finding.? with no automatic fix \({code} x\d+\)", result.stderr)
     assert re.search(rf"^  d\.py:\d+:\d+: {code} ", result.stderr, re.M)

@@ -297,3 +297,20 @@ def test_scanned_code_is_never_executed(tmp_path) -> None:
     assert _cli(["scan", "."], tmp_path).returncode == 1
     assert _cli(["migrate", ".", "--apply"], tmp_path).returncode == 0
     assert not marker.exists()
+
+
+UNKNOWN_AND_KNOWN = (
+    "import torch\n\n"
+    "def f(x):\n    x.add_(1)\n    return x\n\n"
+    "def g():\n    y = torch.sigmoid(torch.randn(3, requires_grad=True))\n    y.add_(1)\n    return y\n"
+)
+
+
+def test_low_confidence_findings_are_hidden_unless_asked_for(tmp_path, monkeypatch) -> None:
+    (tmp_path / "m.py").write_text(UNKNOWN_AND_KNOWN)
+    default = scan(tmp_path, monkeypatch, ".")
+    assert [line.split(": ")[0] for line in default.output.splitlines() if line.startswith("m.py")] == ["m.py:9:5"]
+    everything = scan(tmp_path, monkeypatch, ".", "--min-confidence", "low")
+    assert [line.split(": ")[0] for line in everything.output.splitlines() if line.startswith("m.py")] == [
+        "m.py:4:5", "m.py:9:5"]
+    assert scan(tmp_path, monkeypatch, ".", "--min-confidence", "sure").exit_code == 2

@@ -25,6 +25,9 @@ FORMATS = ("text", "json", "github", "sarif")
 PROGRESS_MIN_FILES = 100  # a bar for fewer files only flickers
 
 
+CONFIDENCE_LEVELS = ("low", "medium", "high")
+
+
 def _codes_option(name: str, help_text: str) -> Callable:
     def validate(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[str, ...]:
         from codemod.config import ConfigError, parse_codes
@@ -41,6 +44,10 @@ def _codes_option(name: str, help_text: str) -> Callable:
 def _common(func: Callable) -> Callable:
     func = click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, metavar="N",
                         help="Worker processes (default: all cores; 0 = all cores).")(func)
+    func = click.option("--min-confidence", type=click.Choice(CONFIDENCE_LEVELS), default="medium",
+                        show_default=True,
+                        help="Only findings at least this sure that the operand is a tensor autograd tracks "
+                             "(low adds sites of unknown type, mostly data-pipeline code).")(func)
     func = _codes_option("ignore", "Rule codes to skip (comma-separated or repeated).")(func)
     func = _codes_option("select", "Only these rule codes (comma-separated or repeated; ALL = every rule, "
                                    "including opt-in IPF005).")(func)
@@ -62,7 +69,7 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
         yield bar.update
 
 
-def _workset(paths: Sequence[str], select: Sequence[str], ignore: Sequence[str], **options: bool):
+def _workset(paths: Sequence[str], select: Sequence[str], ignore: Sequence[str], **options: object):
     from codemod.config import ConfigError
     from codemod.workset import build_workset
 
@@ -89,7 +96,7 @@ def _run(workset, jobs: int | None, label: str):
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text: path:line:col: CODE message; json; github: workflow annotations; sarif: SARIF 2.1.0.")
 def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...], jobs: int | None,
-                 fmt: str) -> None:
+                 min_confidence: str, fmt: str) -> None:
     """Report every in-place operation that can break autograd. Runs no code.
 
     \b
@@ -99,7 +106,7 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
     from codemod.render import findings as render
     from codemod.render.summary import problem_lines, scan_summary
 
-    workset = _workset(paths, select, ignore)
+    workset = _workset(paths, select, ignore, min_confidence=min_confidence)
     results, problems = _run(workset, jobs, "scan")
     findings = [f for r in results for f in r.findings]
     suppressed = sum(r.suppressed for r in results)
@@ -129,7 +136,7 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
 @click.option("--unsafe-fixes", is_flag=True,
               help="Also apply fixes that can change behaviour when another name aliases the tensor.")
 def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...], jobs: int | None,
-                    apply: bool, unsafe_fixes: bool) -> None:
+                    min_confidence: str, apply: bool, unsafe_fixes: bool) -> None:
     """Rewrite in-place operations out of place across whole repositories.
 
     Dry run by default: prints a unified diff (applies with `git apply`) and a
@@ -145,7 +152,8 @@ def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tup
     from codemod.render.diff import colorize
     from codemod.render.summary import by_rule, migrate_summary, problem_lines
 
-    workset = _workset(paths, select, ignore, fix=True, unsafe=unsafe_fixes, write=apply)
+    workset = _workset(paths, select, ignore, fix=True, unsafe=unsafe_fixes, write=apply,
+                       min_confidence=min_confidence)
     results, problems = _run(workset, jobs, "migrate")
     out, err = Console(sys.stdout), Console(sys.stderr)
     for result in results:

@@ -68,8 +68,8 @@ class ModuleSites:
             f = f.f_back
         return found
 
-    def param_names(self) -> dict[int, str]:
-        """id(parameter) -> qualified name, from root modules in construction order.
+    def named_parameters(self) -> list[tuple[str, torch.Tensor]]:
+        """(qualified name, parameter) from root modules in construction order.
 
         A name that two roots share gets the root's class name and index as prefix.
         """
@@ -79,18 +79,27 @@ class ModuleSites:
             for c in m.children():
                 children.add(id(c))
         roots = [m for m in mods if id(m) not in children]
-        names: dict[int, str] = {}
-        used: dict[str, int] = {}
+        out: list[tuple[str, torch.Tensor]] = []
+        seen: set[int] = set()
+        used: set[str] = set()
         for k, root in enumerate(roots):
             for n, p in root.named_parameters(remove_duplicate=True):
-                if id(p) in names:
+                if id(p) in seen:
                     continue
-                key = n
-                if key in used:
-                    key = f"{type(root).__name__}#{k}.{n}"
-                used[key] = 1
-                names[id(p)] = key
-        return names
+                key = n if n not in used else f"{type(root).__name__}#{k}.{n}"
+                used.add(key)
+                seen.add(id(p))
+                out.append((key, p))
+        return out
+
+    def param_names(self) -> dict[int, str]:
+        """id(parameter) -> qualified name (the recorder's stable leaf keys)."""
+        return {id(p): key for key, p in self.named_parameters()}
+
+    def param_name_of_storage(self, t: torch.Tensor) -> Optional[str]:
+        """The parameter whose memory `t` shares (a saved weight is often a transposed alias)."""
+        ptr = t.untyped_storage().data_ptr()
+        return next((key for key, p in self.named_parameters() if p.untyped_storage().data_ptr() == ptr), None)
 
 
 def is_param(t: torch.Tensor) -> bool:

@@ -102,6 +102,8 @@ class Session:
                     seq=hit.seq if hit is not None else 1 << 60,
                     needed_by=rec.needed_by, backward_call=self.calls + 1,
                     tensor=_tensor_info(t, rec.version, t._version))
+        # a saved weight (often its transpose): the parameter's name, not the line's variable
+        p.tensor["name"] = self.modules.param_name_of_storage(t)
         if kind == "saved-tensor-modified":
             p.error = messages.version_message(list(t.shape), str(t.dtype).replace("torch.", ""),
                                                t.device.type, t._version, rec.version,
