@@ -39,6 +39,16 @@ def _lint_chunk(chunk: Sequence[tuple[int, Job]]) -> list[tuple[int, FileResult]
     return [(index, lint_file(target.path, target.display, options)) for index, (target, options) in chunk]
 
 
+def _worker_signals() -> None:
+    """Workers die on SIGTERM/SIGHUP (the parent's raise-SystemExit handler, inherited by fork,
+    would leave an idle worker hung on its queues after the parent is gone)."""
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def _context() -> multiprocessing.context.BaseContext:
     # fork shares the already-imported rules with the workers (no re-import per worker);
     # elsewhere (macOS, Windows) fork is unsafe or missing, so use the platform default.
@@ -68,13 +78,18 @@ def run_many(
         chunks = [by_size[i::count] for i in range(count)]
         pending: dict[Future[list[tuple[int, FileResult]]], list[tuple[int, Job]]] = {}
         try:
-            with ProcessPoolExecutor(max_workers=min(jobs, count), mp_context=_context()) as pool:
-                pending = {pool.submit(_lint_chunk, chunk): chunk for chunk in chunks}
-                for future in as_completed(pending):
-                    done = future.result()
-                    results.update(done)
-                    if on_done:
-                        on_done(len(done))
+            with ProcessPoolExecutor(max_workers=min(jobs, count), mp_context=_context(),
+                                     initializer=_worker_signals) as pool:
+                try:
+                    pending = {pool.submit(_lint_chunk, chunk): chunk for chunk in chunks}
+                    for future in as_completed(pending):
+                        done = future.result()
+                        results.update(done)
+                        if on_done:
+                            on_done(len(done))
+                except BaseException:  # Ctrl-C, SIGTERM: stop the workers now, not after their chunks
+                    _stop_workers(pool)
+                    raise
         except BrokenProcessPool:
             pass  # a worker died (out of memory, a crash in a native parser): finish in-process
     for index, (target, options) in indexed:
@@ -83,6 +98,17 @@ def run_many(
             if on_done:
                 on_done(1)
     return tuple(results[index] for index, _ in indexed)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and stop the workers (else they finish their chunks as orphans)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        try:
+            process.terminate()
+        except (OSError, AttributeError):
+            pass
 
 
 def _preload(fix: bool) -> None:

@@ -7,6 +7,8 @@ returns one of the exit codes of DESIGN.md and never shows a traceback of its ow
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from codemod import __version__
@@ -25,6 +27,14 @@ class DefaultToFixGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
             args = ["fix", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Ctrl-C exits 130, as shells do, so CI can tell an interrupt from a finding (1)."""
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.Abort):
+            click.echo("inplace-fix: interrupted", err=True)
+            ctx.exit(130)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage("inplace-fix", "SCRIPT [OPTIONS] [-- SCRIPT_ARGS...]\n"
@@ -51,6 +61,15 @@ def main() -> None:
                 2 usage or input error (missing file, file that does not parse, bad option)
                 3 the script failed for another reason, or timed out
     """
+    # A path or a line of source the terminal's encoding cannot show (an ASCII or
+    # cp1252 console) is escaped, not a UnicodeEncodeError traceback mid-report.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream already written to in a way that forbids it
+                pass
 
 
 # Each command lives in codemod/commands/, one module per family of commands.

@@ -142,6 +142,10 @@ def _walk_files(folder: Path, venvs: _VenvCache) -> list[Path]:
                 if not is_ignored(path, True, rules):
                     stack.append((path, rules))
             elif entry.name.endswith(SOURCE_SUFFIXES) and not is_ignored(path, False, rules):
+                # a FIFO, socket or device named *.py would block or fail the read: skip it
+                # (a dangling symlink stays, to be reported as unreadable)
+                if not entry.is_file() and os.path.exists(path):
+                    continue
                 files.append(path)
     return files
 
@@ -200,6 +204,10 @@ def discover(
                     relative = candidate.relative_to(path).as_posix()
                 if is_excluded(relative, patterns):
                     continue
-            found.setdefault(candidate.resolve(), Target(candidate, display_path(candidate, cwd)))
+            key = candidate.resolve()
+            # a file reached both directly and through a symlink is reported under its real
+            # name (annotations and diffs must land on the file git tracks, not on the link)
+            if key not in found or (found[key].path.is_symlink() and not candidate.is_symlink()):
+                found[key] = Target(candidate, display_path(candidate, cwd))
     targets = tuple(sorted(found.values(), key=lambda target: target.display))
     return Discovered(targets=targets, errors=tuple(errors))

@@ -48,6 +48,7 @@ class FileResult:
     unsafe_skipped: tuple[Finding, ...] = ()
     unfixed: tuple[Finding, ...] = ()
     diff: str = ""  # unified diff of the rewrite ("" when the file does not change)
+    encoding: str = "utf-8"  # the file's encoding: the diff is printed in it so that `git apply` takes it
     written: bool = False
     error: str | None = None
     error_kind: str = ""  # "read" | "parse" | "rewrite" | "write" | "internal"
@@ -145,7 +146,11 @@ def _rewrite(source: SourceFile, display: str, findings: list[Finding], options:
         result.update(error=exc.reason, error_kind="rewrite", unfixed=tuple(sorted(unfixed + fixed)))
         return
     result["fixed"] = tuple(fixed)
-    result["diff"] = unified_diff(display, source.text, outcome.source)
+    # The patch must hold the file's own bytes for `git apply`: its BOM on line 1
+    # (when line 1 is context) and, on output, its encoding (see `encoding`).
+    bom = "\ufeff" if source.bom else ""
+    result["diff"] = unified_diff(display, bom + source.text, bom + outcome.source)
+    result["encoding"] = source.encoding
     if options.write:
         try:
             write_atomic(source.path, data, source.mode)

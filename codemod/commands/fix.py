@@ -54,6 +54,13 @@ class OneLineErrors(click.Command):
             raise InputFailure(message + hint) from None
 
 
+def _finite_timeout(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """FloatRange lets `nan` through (every comparison with it is false): it meant no timeout at all."""
+    if value != value:
+        raise click.BadParameter(f"{value} is not a number of seconds", ctx=ctx, param=param)
+    return value
+
+
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options `fix` and `run` share (DESIGN.md, issues 3 and 4)."""
     decorators = [
@@ -62,7 +69,7 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--steps", type=click.IntRange(min=1), default=3, show_default=True, metavar="N",
                      help="Stop the script cleanly after N successful backward calls."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0,
-                     show_default=True, metavar="S",
+                     show_default=True, metavar="S", callback=_finite_timeout,
                      help="Stop the script and every process it started after S seconds (exit 3)."),
         click.option("--python", "python", default=sys.executable, show_default="this interpreter",
                      metavar="PY", help="The interpreter that runs the script (it needs torch)."),
@@ -84,9 +91,16 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _execute(*, script: str | None, module: str | None, script_args: tuple[str, ...], json_output: bool,
-             steps: int, timeout: float, python: str, root: str | None, anomaly: bool, apply_fix: bool,
-             max_rounds: int, unsafe_fixes: bool) -> int:
+def _execute(**options: Any) -> int:
+    from codemod.signals import terminate_like_ctrl_c
+
+    with terminate_like_ctrl_c():
+        return _execute_inner(**options)
+
+
+def _execute_inner(*, script: str | None, module: str | None, script_args: tuple[str, ...], json_output: bool,
+                   steps: int, timeout: float, python: str, root: str | None, anomaly: bool, apply_fix: bool,
+                   max_rounds: int, unsafe_fixes: bool) -> int:
     from codemod.diagnose import InputError, Request, check_request, diagnose, report_dict, to_json
 
     request = Request(script=script, module=module, args=tuple(script_args), steps=steps, timeout=timeout,
@@ -113,9 +127,13 @@ def _execute(*, script: str | None, module: str | None, script_args: tuple[str, 
         stream.write(render_diagnosis(diagnosis, Console(stream)))
         stream.flush()
     if diagnosis.status in ("script-error", "timeout") and json_output:
-        click.echo(f"inplace-fix: {diagnosis.request.target}: "
-                   + (diagnosis.message or "the script failed for another reason; its traceback is above"),
-                   err=True)
+        if diagnosis.problems or diagnosis.status == "timeout":
+            line = f"{diagnosis.request.target}: " + (diagnosis.message or "the script failed for another reason")
+        else:  # the same line as without --json: the error's type, and no traceback promised that is not there
+            from codemod.render.diagnosis import render_diagnosis
+
+            line = render_diagnosis(diagnosis, Console(sys.stderr, color=False)).strip()
+        click.echo(f"inplace-fix: {line}", err=True)
     return code
 
 

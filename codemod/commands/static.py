@@ -20,6 +20,7 @@ import click
 
 from codemod.console import Console
 from codemod.exit_codes import ExitCode
+from codemod.signals import terminate_like_ctrl_c
 
 FORMATS = ("text", "json", "github", "sarif")
 PROGRESS_MIN_FILES = 100  # a bar for fewer files only flickers
@@ -84,7 +85,7 @@ def _run(workset, jobs: int | None, label: str):
     from codemod.bulk import run_many
     from codemod.render.findings import Problem
 
-    with _progress(len(workset.jobs), label) as on_done:
+    with terminate_like_ctrl_c(), _progress(len(workset.jobs), label) as on_done:
         results = run_many(workset.jobs, jobs=jobs, on_done=on_done)
     problems = list(workset.problems)
     problems += [Problem(r.display, r.error) for r in results if r.error]
@@ -162,7 +163,16 @@ def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tup
         if apply and result.written:
             out.print(f"rewrote {result.display} ({by_rule(result.fixed)})")
         elif not apply:
-            sys.stdout.write(colorize(result.diff, out))
+            # In the file's own encoding (a latin-1 file's diff holds latin-1 bytes), so that
+            # `git apply` takes it; also never a UnicodeEncodeError on an ASCII-only stdout.
+            text = colorize(result.diff, out)
+            buffer = getattr(sys.stdout, "buffer", None)
+            if buffer is None:
+                sys.stdout.write(text)
+                continue
+            sys.stdout.flush()
+            buffer.write(text.encode(result.encoding, "surrogateescape"))
+            buffer.flush()
     sys.stdout.flush()
     for line in problem_lines(problems, err):
         err.print(line)
