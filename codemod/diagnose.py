@@ -320,6 +320,20 @@ def _pump(pipe: IO[bytes], sink: IO[str]) -> None:
         sink.flush()
 
 
+def _stop(proc: subprocess.Popen, first: int, posix: bool) -> None:
+    """Send `first` to the script's whole process group, then SIGKILL after a grace period."""
+    if posix:
+        _kill_group(proc.pid, first)
+        try:
+            proc.wait(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+        _kill_group(proc.pid, signal.SIGKILL)
+    else:
+        proc.kill()
+    proc.wait()
+
+
 def _kill_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
@@ -350,27 +364,9 @@ def run(request: Request, report_path: str, stdout: IO[str] | None = None,
         proc.wait(timeout=request.timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        if posix:
-            _kill_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=KILL_GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass
-            _kill_group(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-        proc.wait()
+        _stop(proc, signal.SIGTERM, posix)
     except BaseException:  # Ctrl-C: the script is in its own session, so pass it on
-        if posix:
-            _kill_group(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=KILL_GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass
-            _kill_group(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-        proc.wait()
+        _stop(proc, signal.SIGINT, posix)
         raise
     finally:
         if posix:  # leftovers (a child that outlived the script) go with it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import torch
 
@@ -62,6 +62,24 @@ def _site_key(site: Any) -> Any:
 def _tensor_info(t: torch.Tensor, saved: Optional[int], now: Optional[int]) -> dict:
     return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
             "device": t.device.type, "name": None, "version_saved": saved, "version_now": now}
+
+
+def _nodes_with_saved_records(roots: list) -> Iterator[tuple[Any, Any]]:
+    """Each autograd node reachable from `roots` that holds our saved-tensor records, with their ids."""
+    seen: set[int] = set()
+    stack = [r.grad_fn for r in roots if isinstance(r, torch.Tensor) and r.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        try:
+            rids = node.metadata.get("ipf_rids")
+        except Exception:
+            rids = None
+        if rids:
+            yield node, rids
+        stack.extend(nxt for nxt, _ in node.next_functions if nxt is not None)
 
 
 class Session:
@@ -184,22 +202,8 @@ class Session:
         """After a failed backward: every other saved tensor of this graph that was
         modified is a problem too (two bugs in one forward are both reported)."""
         rids: set[int] = set()
-        seen: set[int] = set()
-        stack = [r.grad_fn for r in roots if isinstance(r, torch.Tensor) and r.grad_fn is not None]
-        while stack:
-            node = stack.pop()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            try:
-                got = node.metadata.get("ipf_rids")
-            except Exception:
-                got = None
-            if got:
-                rids.update(got)
-            for nxt, _ in node.next_functions:
-                if nxt is not None:
-                    stack.append(nxt)
+        for _node, got in _nodes_with_saved_records(roots):
+            rids.update(got)
         if not rids:
             return
         for rec in sorted(self.registry.live_records(), key=lambda r: r.rid):
@@ -221,28 +225,13 @@ class Session:
         want = {p.rid: p for p in self.problems[first:] if p.rid is not None and p.grad_of is None}
         if not want:
             return
-        seen: set[int] = set()
-        stack = [r.grad_fn for r in roots if isinstance(r, torch.Tensor) and r.grad_fn is not None]
-        while stack and want:
-            node = stack.pop()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            try:
-                rids = node.metadata.get("ipf_rids")
-            except Exception:
-                rids = None
-            if rids:
-                for rid in [r for r in rids if r in want]:
-                    p = want.pop(rid)
-                    p.needed_by = p.needed_by or type(node).__name__
-                    names = []
-                    for leaf in leaves_of_node(node):
-                        names.append(self.recorder.key(leaf))
-                    p.grad_of = names
-            for nxt, _ in node.next_functions:
-                if nxt is not None:
-                    stack.append(nxt)
+        for node, rids in _nodes_with_saved_records(roots):
+            for rid in [r for r in rids if r in want]:
+                p = want.pop(rid)
+                p.needed_by = p.needed_by or type(node).__name__
+                p.grad_of = [self.recorder.key(leaf) for leaf in leaves_of_node(node)]
+            if not want:
+                return
 
     # -- backward entry points -------------------------------------------------
     def _wrap(self, orig: Any, kind: str) -> Any:
