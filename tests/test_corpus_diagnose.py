@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnose_helpers import LAUNCHER, REPO, run_cli
+from diagnose_helpers import REPO, run_cli
 
 CORPORA = REPO / "corpora"
 EXPECT = "# inplace-fix-expect:"
@@ -72,7 +72,6 @@ def _cases(kind: str) -> list[Case]:
 
 FAILING = _cases("failing")
 CLEAN = _cases("clean")
-pytestmark = pytest.mark.skipif(not LAUNCHER.is_file(), reason="codemod/runtime/launch.py not there yet")
 
 
 def _run(case: Case) -> tuple[subprocess.CompletedProcess[str], dict | None]:

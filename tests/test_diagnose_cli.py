@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from diagnose_helpers import LAUNCHER, run_cli
+from diagnose_helpers import run_cli
 
-needs_runtime = pytest.mark.skipif(not LAUNCHER.is_file(), reason="codemod/runtime/launch.py not there yet")
 
 FAILING = textwrap.dedent("""\
     import torch
@@ -116,7 +115,6 @@ def test_help_explains() -> None:
 # ---------------------------------------------------------------- runs
 
 
-@needs_runtime
 def test_clean_exit_0(tmp_path: Path) -> None:
     write(tmp_path, "clean.py", CLEAN)
     proc = run_cli("clean.py", cwd=tmp_path)
@@ -125,7 +123,6 @@ def test_clean_exit_0(tmp_path: Path) -> None:
     assert proc.stdout.count("step") >= 3  # the script's own output passes through
 
 
-@needs_runtime
 def test_found_exit_1_human_output(tmp_path: Path) -> None:
     write(tmp_path, "bug.py", FAILING)
     proc = run_cli("bug.py", cwd=tmp_path)
@@ -138,7 +135,6 @@ def test_found_exit_1_human_output(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-@needs_runtime
 def test_json_purity_and_report(tmp_path: Path) -> None:
     write(tmp_path, "bug.py", FAILING)
     proc = run_cli("bug.py", "--json", cwd=tmp_path)
@@ -155,7 +151,6 @@ def test_json_purity_and_report(tmp_path: Path) -> None:
     assert problem["tensor"]["shape"] == [3]
 
 
-@needs_runtime
 def test_script_args_argv_and_path0(tmp_path: Path) -> None:
     sub = tmp_path / "sub"
     write(sub, "probe.py", textwrap.dedent("""\
@@ -173,7 +168,6 @@ def test_script_args_argv_and_path0(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["status"] == "clean"
 
 
-@needs_runtime
 def test_run_module(tmp_path: Path) -> None:
     write(tmp_path, "pkg/__init__.py", "")
     write(tmp_path, "pkg/train.py", textwrap.dedent("""\
@@ -195,7 +189,6 @@ def test_run_module(tmp_path: Path) -> None:
     assert problem["saved_at"]["line"] == 5
 
 
-@needs_runtime
 def test_script_error_exit_3_traceback_untouched(tmp_path: Path) -> None:
     write(tmp_path, "boom.py", "import torch\n\ndef f():\n    raise ValueError('boom 42')\n\nf()\n")
     proc = run_cli("boom.py", cwd=tmp_path)
@@ -216,7 +209,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@needs_runtime
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 def test_timeout_kills_the_process_tree(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
@@ -242,14 +234,12 @@ def test_timeout_kills_the_process_tree(tmp_path: Path) -> None:
     assert not _alive(pid), "the script's child outlived the timeout"
 
 
-@needs_runtime
 def test_color_only_on_a_terminal(tmp_path: Path) -> None:
     write(tmp_path, "bug.py", FAILING)
     proc = run_cli("bug.py", cwd=tmp_path, env={"NO_COLOR": "", "FORCE_COLOR": ""})
     assert "\x1b[" not in proc.stdout
 
 
-@needs_runtime
 def test_steps_limit_backward_calls(tmp_path: Path) -> None:
     write(tmp_path, "clean.py", CLEAN)
     proc = run_cli("clean.py", "--json", "--steps", "2", cwd=tmp_path)
