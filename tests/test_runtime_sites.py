@@ -36,7 +36,7 @@ def test_iadd_on_relu_output(tmp_path: Path) -> None:
     assert p["needed_by"] == "ReluBackward0"
     assert p["grad_of"] == ["bias", "weight"] or sorted(p["grad_of"]) == ["leaf#0", "leaf#1"] or p["grad_of"]
     assert p["tensor"] == {"shape": [2, 4], "dtype": "float32", "device": "cpu", "name": "h",
-                           "version_saved": 0, "version_now": 1}
+                           "version_saved": 0, "version_now": 1, "parameter": False}
     assert p["error"].startswith("one of the variables needed for gradient computation")
     assert rep["backward_calls"] == 0 and rep["script_error"] is None
 
@@ -277,3 +277,52 @@ def test_argv_path_name_and_module(tmp_path: Path) -> None:
     assert rep["status"] == "clean", rep
     assert info["argv"] == [str(tmp_path / "pkg2" / "__main__.py"), "x"]
     assert info["name"] == "__main__" and info["path0"] == str(tmp_path)
+
+
+def test_module_built_by_a_config_builder_reports_its_construction_stack(tmp_path: Path) -> None:
+    s = write(tmp_path, "cfg.py", """
+        import torch
+        from torch import nn
+        ACTS = {"ReLU": nn.ReLU}
+        def build_act(cfg):
+            cfg = dict(cfg)
+            cls = ACTS[cfg.pop("type")]
+            return cls(**cfg)
+        class Block(nn.Module):
+            def __init__(self, act_cfg=dict(type="ReLU", inplace=True)):
+                super().__init__()
+                self.fc = nn.Linear(4, 4)
+                self.act = build_act(act_cfg)
+            def forward(self, x):
+                return self.act(torch.sigmoid(self.fc(x)))
+        def main():
+            net = Block()
+            net(torch.randn(2, 4)).sum().backward()
+        main()
+    """)
+    rep, _ = launch(s)
+    p = _one(rep)
+    assert p["rule"] == "IPF004" and p["module"] == "ReLU"
+    assert p["construction_at"]["line"] == line_of(s, "return cls(**cfg)")
+    stack = p["construction_stack"]
+    assert stack[0] == p["construction_at"]
+    assert [(f["line"], f["function"]) for f in stack] == [
+        (line_of(s, "return cls(**cfg)"), "build_act"),
+        (line_of(s, "self.act = build_act(act_cfg)"), "__init__"),
+        (line_of(s, "net = Block()"), "main"),
+        (line_of(s, "main()", 2), "<module>"),
+    ]
+    assert all(f["file"] == str(s) for f in stack)
+
+
+def test_plain_construction_stack_starts_at_the_construction(tmp_path: Path) -> None:
+    s = write(tmp_path, "seq.py", """
+        import torch
+        from torch import nn
+        net = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.ReLU(inplace=True))
+        net(torch.randn(3, 4)).sum().backward()
+    """)
+    rep, _ = launch(s)
+    p = _one(rep)
+    assert p["construction_stack"] == [p["construction_at"]]
+    assert p["construction_at"]["line"] == line_of(s, "nn.ReLU(inplace=True)")

@@ -389,20 +389,22 @@ class _Walker:
 
     # -- expressions --------------------------------------------------------
     def _exprs(self, root: ast.AST, scope: Scope, stmt: ast.stmt) -> None:
-        """Index the Calls, `.data` attributes and `:=` targets under `root` (hot lines only)."""
+        """Index the Calls, dict displays, `.data` attributes and `:=` targets under `root` (hot lines only)."""
         if self._hot(root):
             self._walk(root, scope, stmt)
 
     def _walk(self, root: ast.AST, scope: Scope, stmt: ast.stmt) -> None:
         stack: list[tuple[ast.AST, ast.AST | None]] = [(root, None)]
         add = self._add
-        Call, Attribute, NamedExpr = ast.Call, ast.Attribute, ast.NamedExpr
+        Call, Attribute, NamedExpr, Dict = ast.Call, ast.Attribute, ast.NamedExpr, ast.Dict
         AST = ast.AST
         while stack:
             node, parent = stack.pop()
             t = type(node)
             if t is Call:
                 add(Call, node, scope, stmt, parent)
+            elif t is Dict:
+                add(Dict, node, scope, stmt, parent)
             elif t is Attribute:
                 if node.attr == "data":
                     add(Attribute, node, scope, stmt, parent)

@@ -10,7 +10,7 @@ from transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from transforms.common import call_form, comment_near_arg, is_chain
 from transforms.context import FileContext, dotted
 from transforms.cstutil import dotted as cst_dotted
-from transforms.cstutil import is_true, keyword_index, remove_arg
+from transforms.cstutil import has_comment, is_true, keyword_index, remove_arg
 from transforms.data.inplace_tables import INPLACE_FLAG_FUNCTIONALS, INPLACE_FLAG_MODULES
 from transforms.evidence import Confidence, get_evidence
 from transforms.lazycst import cst
@@ -87,6 +87,72 @@ def flag_index(ctx: FileContext, call: ast.Call) -> tuple[str, int, str] | None:
     return None
 
 
+def _str_key(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def dict_flag_index(node: ast.Dict) -> int | None:
+    """Index of the `"inplace": True` entry of a dict display, None if it has none."""
+    for i, (key, value) in enumerate(zip(node.keys, node.values)):
+        if _str_key(key) == "inplace" and _is_true(value):
+            return i
+    return None
+
+
+def dict_evidence(node: ast.Dict, parent: ast.AST | None) -> str | None:
+    """Why `{..., "inplace": True}` configures a layer: a `"type"` key (mmcv/mmdet config
+    dicts) or a layer-ish keyword it is passed to (`act_kwargs={"inplace": True}`)."""
+    if any(_str_key(key) == "type" for key in node.keys):
+        return 'a layer config dict (`"type": ...`)'
+    if isinstance(parent, ast.keyword) and parent.arg and _looks_like_layer(parent.arg):
+        return f"`{parent.arg}` of a layer"
+    return None
+
+
+def _comment_in_entry(ctx: FileContext, node: ast.Dict, index: int) -> bool:
+    """A comment between the neighbours of entry `index` (which dropping it could lose)?"""
+    lo = node.values[index - 1] if index > 0 else None
+    lo_line, lo_col = (lo.end_lineno, lo.end_col_offset) if lo is not None else (node.lineno, node.col_offset)
+    if index + 1 < len(node.keys):
+        hi = node.keys[index + 1] or node.values[index + 1]
+        hi_line, hi_col = hi.lineno, hi.col_offset
+    else:
+        hi_line, hi_col = node.end_lineno, node.end_col_offset
+    if lo_line == hi_line:
+        return "#" in ctx.source_line(lo_line).encode("utf-8")[lo_col:hi_col].decode("utf-8", "replace")
+    return any("#" in ctx.source_line(n) for n in range(lo_line, hi_line + 1))
+
+
+def _cst_str(node: cst.BaseExpression | None) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        try:
+            value = node.evaluated_value
+        except Exception:  # an odd literal libcst cannot evaluate: not our key
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+def remove_dict_flag(node: cst.Dict) -> cst.Dict | None:
+    """The dict display without its `"inplace": True` entry, commas kept tidy; None when
+    there is no such entry or removing it would drop or move a comment."""
+    elements = list(node.elements)
+    index = next((i for i, el in enumerate(elements) if isinstance(el, cst.DictElement)
+                  and _cst_str(el.key) == "inplace" and is_true(el.value)), None)
+    if index is None:
+        return None
+    removed = elements[index]
+    last = index == len(elements) - 1
+    before = elements[index - 1].comma if index > 0 else node.lbrace.whitespace_after
+    after = node.rbrace.whitespace_before if last else None
+    if has_comment(removed, before, after):
+        return None  # the comment would be lost or move to another entry: leave the dict alone
+    if last and index > 0:
+        elements[index - 1] = elements[index - 1].with_changes(comma=removed.comma)
+    del elements[index]
+    return node.with_changes(elements=elements)
+
+
 class InplaceFlag(Rule):
     code: ClassVar[str] = "IPF004"
     name: ClassVar[str] = "inplace-flag"
@@ -116,7 +182,7 @@ class InplaceFlag(Rule):
         "output nobody else holds). Module constructions elsewhere cannot be traced to their call "
         "sites statically and are unsafe."
     )
-    expr_nodes: ClassVar[tuple[str, ...]] = ("Call",)
+    expr_nodes: ClassVar[tuple[str, ...]] = ("Call", "Dict")
     statement_level: ClassVar[bool] = True
     bulk_default: ClassVar[bool] = True
     valid: ClassVar[tuple[str, ...]] = (
@@ -139,6 +205,8 @@ class InplaceFlag(Rule):
         "    return out\n",
         "def g(t):\n    y = normalize(t, [0.5], [0.5], inplace=True)\n    return y\n",
         "cfg = dict(inplace=True)\n",
+        "cfg = {'inplace': True}\n",
+        "cfg = {'type': 'ReLU', 'inplace': False}\n",
     )
     invalid: ClassVar[tuple[Example, ...]] = (
         Example("import torch.nn as nn\n\nact = nn.ReLU(inplace=True)\n",
@@ -168,6 +236,15 @@ class InplaceFlag(Rule):
         Example("def build(act_layer):\n    return act_layer(inplace=True)\n", "def build(act_layer):\n    return act_layer()\n",
                 unsafe=True),
         Example("cfg = dict(type='ReLU', inplace=True)\n", "cfg = dict(type='ReLU')\n", unsafe=True),
+        Example("cfg = {'type': 'ReLU', 'inplace': True}\n", "cfg = {'type': 'ReLU'}\n", unsafe=True),
+        Example("cfg = {'inplace': True, 'type': 'ReLU'}\n", "cfg = {'type': 'ReLU'}\n", unsafe=True),
+        Example("cfg = {\n    'type': 'ReLU',\n    'inplace': True,\n}\n", "cfg = {\n    'type': 'ReLU',\n}\n",
+                unsafe=True),
+        Example("cfg = {'type': 'ReLU', 'inplace': True}  # saves memory\n", "cfg = {'type': 'ReLU'}  # saves memory\n",
+                unsafe=True),
+        Example("cfg = {\n    'type': 'ReLU',\n    'inplace': True,  # saves memory\n}\n", None),
+        Example("def build(make, c):\n    return make(c, act_kwargs={'inplace': True})\n",
+                "def build(make, c):\n    return make(c, act_kwargs={})\n", unsafe=True),
         Example("def build(norm_act_layer, c):\n    return norm_act_layer(c, inplace=True)\n",
                 "def build(norm_act_layer, c):\n    return norm_act_layer(c)\n", unsafe=True),
         Example("from functools import partial\nimport torch.nn as nn\n\nact_layer = partial(nn.ReLU, inplace=True)\n",
@@ -210,13 +287,29 @@ class InplaceFlag(Rule):
             elif comment_near_arg(ctx, call, index):
                 fixable, why = False, "a comment sits next to the flag"
             out.append(Candidate(call, ctx.position(call), ctx.end_position(call), fixable, why))
+        for site in ctx.of(ast.Dict):
+            node = site.node
+            index = dict_flag_index(node)
+            if index is None or dict_evidence(node, site.parent) is None:
+                continue
+            fixable, why = True, ""
+            if _comment_in_entry(ctx, node, index):
+                fixable, why = False, "a comment sits next to the flag"
+            out.append(Candidate(node, ctx.position(node), ctx.end_position(node), fixable, why))
+        out.sort(key=lambda c: c.position)
         return out
 
     def find(self, ctx: FileContext) -> list[Finding]:
         ev = get_evidence(ctx)
         sites = {id(s.node): s for s in ctx.of(ast.Call)}
         findings = []
+        dicts = {id(s.node): s for s in ctx.of(ast.Dict)}
         for cand in self.candidates(ctx):
+            if isinstance(cand.node, ast.Dict):
+                note = dict_evidence(cand.node, dicts[id(cand.node)].parent) or ""
+                findings.append(self.finding(ctx, cand, confidence=Confidence.MEDIUM, note=note,
+                                             safety=FixSafety.UNSAFE))
+                continue
             site = sites[id(cand.node)]
             _, _, kind = flag_index(ctx, cand.node)
             if kind == "functional" and (site.scope.no_grad or site.scope.inplace_api or site.scope.optimizer):
@@ -247,6 +340,8 @@ class InplaceFlag(Rule):
         return False
 
     def fix_expr(self, original: cst.CSTNode, updated: cst.CSTNode, rc) -> cst.CSTNode | None:
+        if isinstance(updated, cst.Dict):
+            return remove_dict_flag(updated)
         if not isinstance(updated, cst.Call):
             return None
         i = keyword_index(updated.args, "inplace")

@@ -109,6 +109,9 @@ class _Composite(cst.CSTTransformer):
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
         return self._expr(original, updated)
 
+    def leave_Dict(self, original: cst.Dict, updated: cst.Dict) -> cst.BaseExpression:
+        return self._expr(original, updated)
+
     # -- statement hooks ----------------------------------------------------
     def _line(self, original: cst.CSTNode, updated: cst.CSTNode) -> object:
         if not self.line_rules:

@@ -7,21 +7,15 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from codemod.fixer.model import FileEdit, Plan, PlannedFix, Unfixable
-from codemod.fixer.sites import display
-
-SITE_KEYS = ("saved_at", "modified_at", "construction_at", "alias_at", "backward_at")
+from codemod.fixer.sites import display, sites_in
 
 
 def relativize(problem: Mapping[str, Any], cwd: str | Path | None = None) -> dict[str, Any]:
     """A copy of the problem with every site's file relative to cwd when under it."""
     out = copy.deepcopy(dict(problem))
-    for key in SITE_KEYS:
-        site = out.get(key)
-        if isinstance(site, dict) and site.get("file"):
+    for site in sites_in(out):
+        if site.get("file"):
             site["file"] = display(site["file"], cwd)
-    for frame in out.get("library_frames") or ():
-        if isinstance(frame, dict) and frame.get("file"):
-            frame["file"] = display(frame["file"], cwd)
     return out
 
 

@@ -47,14 +47,12 @@ def _absolute(raw: Mapping[str, Any], cwd: str) -> dict[str, Any]:
     import copy
     import os
 
+    from codemod.fixer.sites import sites_in
+
     out = copy.deepcopy(dict(raw))
-    for key in ("saved_at", "modified_at", "construction_at", "alias_at", "backward_at"):
-        site = out.get(key)
-        if isinstance(site, dict) and isinstance(site.get("file"), str):
+    for site in sites_in(out):
+        if isinstance(site.get("file"), str):
             site["file"] = os.path.normpath(os.path.join(cwd, site["file"]))
-    for frame in out.get("library_frames") or ():
-        if isinstance(frame, dict) and isinstance(frame.get("file"), str):
-            frame["file"] = os.path.normpath(os.path.join(cwd, frame["file"]))
     return out
 
 

@@ -7,6 +7,18 @@ from pathlib import Path
 
 _LIBRARY_PARTS = ("site-packages", "dist-packages")
 
+# The fields of a runtime problem that hold one site, and those that hold a list of sites.
+SITE_KEYS = ("saved_at", "modified_at", "construction_at", "alias_at", "view_created_at", "backward_at")
+SITE_LIST_KEYS = ("library_frames", "construction_stack")
+
+
+def sites_in(problem: dict) -> list[dict]:
+    """Every site dict of a problem (to rewrite their `file` in place)."""
+    out = [problem[key] for key in SITE_KEYS if isinstance(problem.get(key), dict)]
+    for key in SITE_LIST_KEYS:
+        out.extend(site for site in problem.get(key) or () if isinstance(site, dict))
+    return out
+
 
 def resolve(path: str | Path) -> Path:
     return Path(os.path.realpath(path))

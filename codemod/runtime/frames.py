@@ -104,6 +104,25 @@ class ProjectFrames:
             f = f.f_back
         return None, []
 
+    def capture_stack(self, frame: Optional[FrameType], limit: int = 8, max_depth: int = 64) -> list:
+        """Up to `limit` project frames at or above `frame` as (code, lasti), innermost first.
+
+        Why: a module built by a builder (`cls(**cfg)`) names the builder's line; the config
+        literal to edit is further out (a caller's argument, a default, a constant). The first
+        is what `capture` returns; past it at most `max_depth` frames are walked, so a deep
+        stack costs no more than a handful.
+        """
+        out: list = []
+        f = frame
+        walked = 0
+        while f is not None and len(out) < limit and walked < max_depth:
+            if self.is_project(f.f_code.co_filename):
+                out.append((f.f_code, f.f_lasti))
+            if out:
+                walked += 1
+            f = f.f_back
+        return out
+
 
 def _char_col(line_text: str, byte_col: int) -> int:
     try:

@@ -2,9 +2,10 @@
 
 Why: when `nn.ReLU(inplace=True)` runs inside an `nn.Sequential`, the write happens
 in torch's own file; the line to edit is where the module was *constructed*. We
-patch `nn.Module.__setattr__` (only `inplace = <truthy>` costs anything) to note the
-project frame of the construction, and `nn.Module.__init__` to remember every module
-in construction order, so leaves can be keyed by stable qualified names ("fc.weight").
+patch `nn.Module.__setattr__` (only `inplace = True` costs anything) to note the
+project frames of the construction (innermost first: a builder's `cls(**cfg)`, then its
+callers), and `nn.Module.__init__` to remember every module in construction order, so
+leaves can be keyed by stable qualified names ("fc.weight").
 """
 from __future__ import annotations
 
@@ -14,6 +15,25 @@ from typing import Any, Optional
 
 import torch
 from torch import nn
+
+
+_STACK_LIMIT = 8  # project frames kept per construction: builder, its callers, the script
+
+
+class Construction(tuple):
+    """Where a module was built: (code, lasti) of the innermost project frame, like any site.
+
+    `stack` holds the project frames that led there, innermost first (the first is the site
+    itself). A tuple subclass so the tracker, the session and `frames.resolve` keep passing
+    and unpacking it as a plain site while the stack rides along to the report.
+    """
+
+    stack: tuple = ()
+
+    def __new__(cls, stack: list) -> "Construction":
+        site = super().__new__(cls, stack[0])
+        site.stack = tuple(stack)
+        return site
 
 
 class ModuleSites:
@@ -28,13 +48,14 @@ class ModuleSites:
         orig_setattr = nn.Module.__setattr__
         orig_init = nn.Module.__init__
         sites = self.sites
-        capture = self.frames.capture
+        capture_stack = self.frames.capture_stack
         allmods = self.all
 
         def __setattr__(mod, name, value):  # noqa: N807
             if name == "inplace" and value is True:
                 try:
-                    sites[mod] = capture(sys._getframe(1))[0]
+                    stack = capture_stack(sys._getframe(1), _STACK_LIMIT)
+                    sites[mod] = Construction(stack) if stack else None
                 except Exception:
                     pass
             return orig_setattr(mod, name, value)

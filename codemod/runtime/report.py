@@ -49,6 +49,17 @@ def _lib(sites: list) -> list:
     return out
 
 
+def construction_stack(construction: Any) -> list:
+    """The project frames that built an in-place module, innermost first ([] if none).
+
+    The first is `construction_at`; the outer ones lead the fixer to a config literal
+    (`build_act(dict(type="ReLU", inplace=True))`) when the construction line has no flag.
+    """
+    if construction is None:
+        return []
+    return _lib(list(getattr(construction, "stack", ())) or [construction])
+
+
 def problem_json(p: Any) -> dict:
     view = p.view_site_resolved if p.view_site_resolved is not None else frames_mod.resolve(p.view_site)
     saved = p.saved_at_resolved if p.saved_at_resolved is not None else frames_mod.resolve(p.saved_site, p.saved_op)
@@ -68,6 +79,7 @@ def problem_json(p: Any) -> dict:
         "saved_at": saved,
         "modified_at": modified,
         "construction_at": construction,
+        "construction_stack": construction_stack(p.construction),
         "view_created_at": view,
         "library_frames": _lib(p.library) if modified is not None else [],
         "rule": p.rule,
