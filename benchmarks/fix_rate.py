@@ -9,7 +9,11 @@ For every script of corpora/failing/ (in a scratch copy):
 - harmful edits: a `fixed` script whose gradients differ from the reference, checked
   independently of the verifier: the rewritten copy runs under the runtime with
   `--record` (no clone-on-write), the original under `--clone-on-write --record`, and
-  this script compares the two recordings with torch itself (must be 0);
+  this script compares the two recordings with torch itself (must be 0). For a script
+  whose header says `losses=change` (a `.data` write made visible: new gradients on
+  purpose) the check is: the first loss bitwise equal to the original's, and the float64
+  finite-difference check at a step 10x the verifier's agreeing on the fixed copy while
+  rejecting the original (this reuses the runtime's nudging code: not independent of it);
 - wall time of --apply relative to one plain `python SCRIPT` run of the working
   (golden) script, and the same on a ResNet-18-sized script (target <= 3x).
 """
@@ -140,6 +144,7 @@ def compare_recordings(fixed: Path, reference: Path) -> dict[str, Any]:
     a, b = torch.load(fixed, weights_only=False), torch.load(reference, weights_only=False)
     n = min(len(a["loss_bits"]), len(b["loss_bits"]))
     out = {"calls": (len(a["loss_bits"]), len(b["loss_bits"])), "losses_equal": a["loss_bits"][:n] == b["loss_bits"][:n],
+           "first_loss_equal": bool(n) and a["loss_bits"][0] == b["loss_bits"][0],
            "same_leaves": True, "max_grad_diff": 0.0}
     for ga_row, gb_row in zip(a["grads"][:n], b["grads"][:n]):
         ga, gb = dict(ga_row), dict(gb_row)
@@ -154,6 +159,20 @@ def compare_recordings(fixed: Path, reference: Path) -> dict[str, Any]:
             out["max_grad_diff"] = max(out["max_grad_diff"], float((x.double() - y.double()).abs().max()))
     out["harmful"] = not (out["losses_equal"] and out["same_leaves"] and out["max_grad_diff"] <= 1e-6
                           and out["calls"][0] >= out["calls"][1])
+    return out
+
+
+def changed_gradients_harm(recordings: dict[str, Any], case: Case, orig: Path, work: Path) -> dict[str, Any]:
+    """For a fix that changes gradients on purpose: same first loss, and the loss confirms the new gradients."""
+    sys.path.insert(0, str(REPO))
+    from codemod.runtime import finite_difference as fd
+
+    step = fd.STEP * 10
+    fixed = fd.check(str(LAUNCH), str(work), [str(work / case.entry), *case.args], step)
+    original = fd.check(str(LAUNCH), str(orig), [str(orig / case.entry), *case.args], step)
+    out = {**recordings, "fd_fixed": fixed, "fd_original": original}
+    out["harmful"] = not (recordings["first_loss_equal"] and fixed.get("ok") is True)
+    out["fd_rejects_original"] = original.get("ok") is False
     return out
 
 
@@ -185,6 +204,8 @@ def run_case(case: Case) -> dict[str, Any]:
                     "--", case.entry, *case.args], work)
             try:
                 row["harm"] = compare_recordings(fixed, ref)
+                if any(e.get("losses") == "change" for e in case.expects):
+                    row["harm"] = changed_gradients_harm(row["harm"], case, orig, work)
             except Exception as exc:  # a missing recording is reported, not hidden
                 row["harm"] = {"harmful": True, "error": f"{type(exc).__name__}: {exc}"}
         return row

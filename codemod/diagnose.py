@@ -268,6 +268,8 @@ def check_request(request: Request) -> Request:
         if script.is_dir():
             raise InputError(f"{request.script}: is a directory, not a script "
                              f"(use `inplace-fix run -m PACKAGE` for a package)")
+        if not script.is_file():  # a FIFO or a device: reading it would block or never end
+            raise InputError(f"{request.script}: not a regular file")
         _check_syntax(script)
         if os.path.realpath(python) == os.path.realpath(sys.executable):
             has_torch = importlib.util.find_spec("torch") is not None
@@ -457,12 +459,17 @@ def _gradient_of(leaves: Any, shown: int = 4) -> str:
 
 
 def _problem(data: Mapping[str, Any], cwd: str) -> Problem:
+    from codemod.fixer.sites import SITE_KEYS, SITE_LIST_KEYS
+
     raw = dict(data)
-    for key in ("saved_at", "modified_at", "construction_at", "alias_at", "view_created_at", "backward_at"):
+    for key in SITE_KEYS:
         if key in raw:
             raw[key] = _relative_site(raw[key], cwd)
     frames = [f for f in raw.get("library_frames") or () if isinstance(f, Mapping)]
-    raw["library_frames"] = [_relative_site(f, cwd) for f in frames]
+    for key in SITE_LIST_KEYS:
+        if key in raw:
+            raw[key] = [_relative_site(f, cwd) for f in raw.get(key) or () if isinstance(f, Mapping)]
+    raw.setdefault("library_frames", [])
     needed = _needed_by(data)
     return Problem(
         kind=str(data.get("kind") or "saved-tensor-modified"),

@@ -260,9 +260,14 @@ def validate_sites(h: Header) -> list[str]:
                 errs.append(f"site {s}: line out of range")
             elif not lines[s.line - 1].strip() or lines[s.line - 1].lstrip().startswith("#"):
                 errs.append(f"site {s}: blank or comment line")
-        if e.constructed and "inplace=True" not in _line(h.folder, e.constructed) \
-                and not re.search(r"\(\s*True\s*\)", _line(h.folder, e.constructed)):
-            errs.append(f"constructed {e.constructed}: no inplace flag on that line")
+        # the flag sits where IPF004 edits: the construction, or (a module built from a config
+        # dict by a builder) the `fix=IPF004@S` line holding the literal
+        flagged = [("fix", s) for rule, s in e.fix if rule == "IPF004"] or \
+            ([("constructed", e.constructed)] if e.constructed else [])
+        for what, s in flagged:
+            if "inplace=True" not in _line(h.folder, s) and '"inplace": True' not in _line(h.folder, s) \
+                    and not re.search(r"\(\s*True\s*\)", _line(h.folder, s)):
+                errs.append(f"{what} {s}: no inplace flag on that line")
     return errs
 
 
@@ -452,7 +457,7 @@ def _shape_ok(rule: str, old: str, new: list[str]) -> str | None:
         want = f"{m.group(1)}{m.group(2)} = {m.group(2)} {m.group(3)} {m.group(4)}" if m else None
         return None if new == [want] else f"IPF001 wants {want!r}"
     if rule == "IPF002":
-        m = re.match(r"(\s*)([\w.\[\]]+)\.(\w+)_\((.*)$", old)
+        m = re.match(r"(\s*)([\w.\[\]]+?)(?:\.data)?\.(\w+)_\((.*)$", old)  # `h.data.mul_`: visible
         want = f"{m.group(1)}{m.group(2)} = {m.group(2)}.{m.group(3)}({m.group(4)}" if m else None
         return None if new == [want] else f"IPF002 wants {want!r}"
     if rule == "IPF003":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -65,6 +66,12 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_directory(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     assert "is a directory" in one_line_error(run_cli("pkg", cwd=tmp_path))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_named_pipe_is_refused_without_reading_it(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.py")  # reading it would block until a writer comes
+    assert "not a regular file" in one_line_error(run_cli("pipe.py", cwd=tmp_path))
 
 
 def test_syntax_error_runs_nothing(tmp_path: Path) -> None:

@@ -155,15 +155,37 @@ def test_leaf_error_that_loses_its_gradient_is_not_verified(script: Path) -> Non
     assert outcome.status == "not-verified" and script.read_bytes() == ORIGINAL
 
 
+CHANGED = {**GOOD, "losses_equal": False, "grads_equal": False, "max_grad_diff": 0.5,
+           "first_grad_diff_call": 1, "first_loss_diff_call": 2}
+FD_OK = {"available": True, "ok": True, "analytic": 0.192, "numeric": 0.192, "rel_err": 1e-10}
+
+
 def test_silent_data_fix_needs_the_finite_difference_check(script: Path) -> None:
     silent = problem(script, 5, "IPF001", kind="silent-data-mutation", error=None)
-    changed = {**GOOD, "grads_equal": False, "max_grad_diff": 0.5}
-    outcome = _apply(script, ScriptedRuntime([report([silent]), report(verification=changed)]))
+    outcome = _apply(script, ScriptedRuntime([report([silent]), report(verification=CHANGED)]))
     assert outcome.status == "not-verified" and "0.5" in outcome.why and script.read_bytes() == ORIGINAL
-    runtime = ScriptedRuntime([report([silent]), report(verification={**changed, "fd_check": {"ok": True}})])
+    runtime = ScriptedRuntime([report([silent]), report(verification={**CHANGED, "fd_check": FD_OK})])
     outcome = _apply(script, runtime)
     assert outcome.status == "fixed" and outcome.verdict.method == "finite-difference"
     assert runtime.calls[1]["fd_check"] is True
+    assert "finite-difference check of the loss confirms them (analytic 0.192, numeric 0.192, rel_err 1e-10)" \
+        in outcome.summary and "later losses follow the corrected gradients" in outcome.summary
+
+
+@pytest.mark.parametrize("verification, why", [
+    ({**CHANGED, "fd_check": {**FD_OK, "ok": False, "numeric": 0.25, "rel_err": 0.23}},
+     "finite-difference check of the loss disagrees with them (analytic 0.192, numeric 0.25, rel_err 0.23)"),
+    ({**CHANGED, "fd_check": {"available": False, "why": "the script does not run in float64 (RuntimeError: x)"}},
+     "not available: the script does not run in float64 (RuntimeError: x)"),
+    ({**CHANGED, "first_loss_diff_call": 1, "fd_check": FD_OK}, "the loss differs from the original's at backward call 1"),
+    ({**CHANGED, "first_grad_diff_call": 2, "first_loss_diff_call": 3, "fd_check": FD_OK},
+     "changed from the original's by up to 0.5 from backward call 2 on; the finite-difference check covers"),
+])
+def test_silent_data_fix_that_the_loss_does_not_confirm_is_rolled_back(script: Path, verification, why) -> None:
+    silent = problem(script, 5, "IPF001", kind="silent-data-mutation", error=None)
+    outcome = _apply(script, ScriptedRuntime([report([silent]), report(verification=verification)]))
+    assert outcome.status == "not-verified" and why in outcome.why, outcome.why
+    assert script.read_bytes() == ORIGINAL
 
 
 def test_an_interrupted_round_still_rolls_back(script: Path) -> None:

@@ -131,9 +131,201 @@ def test_write_through_a_data_alias_is_traced_back_to_the_alias(project: Path) -
     assert (fix.rule, fix.line, fix.site) == ("IPF005", 3, "alias_search")
 
 
+def test_a_data_write_the_forward_reads_again_is_made_visible(project: Path) -> None:
+    from transforms.api import locate, rewrite
+
+    source = "import torch\n\ndef forward(fc1, fc2, x):\n    h = torch.sigmoid(fc1(x))\n    h.data.mul_(0.5)\n    return fc2(h)\n"
+    (project / "g.py").write_text(source)
+    silent = problem(project / "g.py", 5, "IPF005", kind="silent-data-mutation")
+    silent["modified_at"].update(col=4, code="h.data.mul_(0.5)")
+    (fix,) = plan_all([silent], project, {}, locate=locate).fixes
+    assert (fix.rule, fix.line, fix.col, fix.site) == ("IPF002", 5, 4, "modified_at")
+    assert "visible to autograd" in fix.title
+    assert rewrite(source, {"IPF002": [Position(5, 4)]}).source == source.replace("h.data.mul_(0.5)", "h = h.mul(0.5)")
+
+
+def test_a_parameter_updated_through_data_between_backwards_needs_a_reordering(project: Path) -> None:
+    update = problem(project / "net.py", 11, "IPF005", kind="silent-data-mutation", backward_call=2,
+                     tensor={"name": "D.0.weight", "parameter": True})
+    update["modified_at"]["code"] = "for p in D.parameters(): p.data.add_(-0.5 * p.grad)"
+    result = _plan(project, update)
+    assert result.fixes == ()
+    why = result.unfixable[0].why
+    assert "updates the parameter `D.0.weight`" in why and "before backward call #2" in why
+    assert "move backward call #2 before the update" in why and "by hand" in why
+
+
 def test_view_created_under_no_grad_needs_intent(project: Path) -> None:
     view = problem(project / "net.py", 11, "IPF001", kind="view-modified",
                    error="A view was created in no_grad mode and is being modified inplace with grad mode enabled.")
     result = _plan(project, view)
     assert result.fixes == ()
     assert "different gradients" in result.unfixable[0].why and "no_grad" in result.unfixable[0].why
+
+
+# -- a module built from a config dict by a builder: the literal up the construction stack --
+
+BUILDER = '''import torch.nn as nn
+
+ACTS = {"ReLU": nn.ReLU, "GELU": nn.GELU}
+
+
+def build_act(cfg):
+    cfg = dict(cfg)
+    cls = ACTS[cfg.pop("type")]
+    return cls(**cfg)
+'''
+
+
+def _line(path: Path, needle: str) -> int:
+    return next(i for i, text in enumerate(path.read_text().splitlines(), 1) if needle in text)
+
+
+def _frame(path: Path, needle: str) -> dict:
+    line = _line(path, needle)
+    code = path.read_text().splitlines()[line - 1]
+    return {"file": str(path), "line": line, "col": len(code) - len(code.lstrip()), "code": code.strip()}
+
+
+def _built(path: Path, *outer: tuple[Path, str], module: str = "ReLU") -> dict:
+    """An IPF004 problem whose module was built by `build_act` in `path`, called from `outer` frames."""
+    inner = _frame(path, "return cls(**cfg)")
+    stack = [inner, *(_frame(file, needle) for file, needle in outer)]
+    forward = next(file for file in (path, *(file for file, _ in outer)) if "return self.act" in file.read_text())
+    return problem(forward, _line(forward, "return self.act"), "IPF004", construction_at=inner,
+                   construction_stack=stack, module=module)
+
+
+def _real_plan(root: Path, *problems):
+    from transforms.api import locate
+
+    return plan_all(list(problems), root, {}, locate=locate)
+
+
+def _rewritten(result) -> dict[str, str]:
+    """The files as --apply would write them: the real IPF004 rewrite at the planned nodes."""
+    from transforms.api import rewrite
+
+    return {path.name: rewrite(path.read_text(), per_rule).source for path, per_rule in targets(result.fixes).items()}
+
+
+BLOCK = '''
+
+class Block(nn.Module):
+    def __init__(self, act_cfg=dict(type="ReLU", inplace=True)):
+        super().__init__()
+        self.act = build_act(act_cfg)
+
+    def forward(self, x):
+        return self.act(x)
+
+
+net = Block()
+'''
+
+
+def test_config_literal_in_a_default_argument_is_rewritten(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + BLOCK)
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
+    assert result.unfixable == ()
+    (fix,) = result.fixes
+    assert (fix.rule, fix.line, fix.site) == ("IPF004", _line(net, "def __init__"), "config_literal")
+    assert 'def __init__(self, act_cfg=dict(type="ReLU")):' in _rewritten(result)["net.py"]
+
+
+def test_config_literal_in_a_module_level_constant_is_rewritten(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + '\nCFG = dict(type="ReLU", inplace=True)\n'
+                   + BLOCK.replace('act_cfg=dict(type="ReLU", inplace=True)', "act_cfg=CFG"))
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
+    (fix,) = result.fixes
+    assert fix.line == _line(net, "CFG = dict")
+    assert 'CFG = dict(type="ReLU")\n' in _rewritten(result)["net.py"]
+
+
+def test_literal_passed_by_the_caller_wins_over_the_unused_default(tmp_path: Path) -> None:
+    layers, train = tmp_path / "layers.py", tmp_path / "train.py"
+    layers.write_text(BUILDER + BLOCK.replace("net = Block()\n", ""))
+    train.write_text('from layers import Block\n\nnet = Block(act_cfg=dict(type="ReLU", inplace=True))\n')
+    result = _real_plan(tmp_path, _built(layers, (layers, "self.act = build_act"), (train, "net = Block(")))
+    (fix,) = result.fixes
+    assert (fix.file.name, fix.line) == ("train.py", 3)
+    assert _rewritten(result) == {"train.py": 'from layers import Block\n\nnet = Block(act_cfg=dict(type="ReLU"))\n'}
+
+
+def test_dict_display_config_is_rewritten(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + BLOCK.replace('dict(type="ReLU", inplace=True)', '{"type": "ReLU", "inplace": True}'))
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
+    (fix,) = result.fixes
+    assert fix.line == _line(net, "def __init__")
+    assert 'def __init__(self, act_cfg={"type": "ReLU"}):' in _rewritten(result)["net.py"]
+
+
+def test_literal_of_another_activation_type_is_never_taken(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + '\nGELU_CFG = dict(type="GELU", inplace=True)\nRELU_CFG = dict(type="ReLU", inplace=True)\n'
+                   'PRESETS = [RELU_CFG, GELU_CFG]\n'
+                   + BLOCK.replace('act_cfg=dict(type="ReLU", inplace=True)', "act_cfg=None")
+                   .replace("build_act(act_cfg)", "build_act(act_cfg or PRESETS[0])"))
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
+    (fix,) = result.fixes
+    assert fix.line == _line(net, "RELU_CFG = dict")
+
+
+def test_two_equally_likely_literals_are_left_to_the_user(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + '\nSMALL = dict(type="ReLU", inplace=True)\nLARGE = dict(type="ReLU", inplace=True)\n'
+                   'PRESETS = [SMALL, LARGE]\n'
+                   + BLOCK.replace('act_cfg=dict(type="ReLU", inplace=True)', "size=0")
+                   .replace("build_act(act_cfg)", "build_act(PRESETS[size])"))
+    before = net.read_text()
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
+    assert result.fixes == ()
+    (item,) = result.unfixable
+    small, large = _line(net, "SMALL = dict"), _line(net, "LARGE = dict")
+    assert f"net.py:{small}" in item.why and f"net.py:{large}" in item.why
+    assert "more than one literal" in item.why and "drop `inplace=True`" in item.why
+    assert net.read_text() == before
+
+
+def test_the_parameter_a_frame_passes_picks_among_several_defaults(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + BLOCK.replace(
+        'act_cfg=dict(type="ReLU", inplace=True)',
+        'norm_act_cfg=dict(type="ReLU", inplace=True), act_cfg=dict(type="ReLU", inplace=True)'))
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
+    (fix,) = result.fixes
+    assert 'norm_act_cfg=dict(type="ReLU", inplace=True), act_cfg=dict(type="ReLU")' in _rewritten(result)["net.py"]
+
+
+def test_config_literal_outside_the_project_root_is_never_planned(tmp_path: Path) -> None:
+    project, lib = tmp_path / "proj", tmp_path / "vendor"
+    project.mkdir()
+    lib.mkdir()
+    (lib / "layers.py").write_text(BUILDER + BLOCK.replace("net = Block()\n", ""))
+    net = project / "net.py"
+    net.write_text(BUILDER)  # the builder was copied into the project; the config is not
+    layers = lib / "layers.py"
+    result = _real_plan(project, _built(net, (layers, "self.act = build_act")))
+    assert result.fixes == ()
+    (item,) = result.unfixable
+    assert "outside the project root" in item.why and f":{_line(layers, 'def __init__')}" in item.why
+
+
+def test_builder_with_no_literal_anywhere_keeps_the_usual_advice(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + BLOCK.replace('act_cfg=dict(type="ReLU", inplace=True)', "act_cfg=None"))
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
+    assert result.fixes == ()
+    assert "no IPF004 rewrite applies" in result.unfixable[0].why
+
+
+def test_type_given_by_a_variable_is_not_taken_for_another_class(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + '\nACT_TYPE = "ReLU"\n'
+                   + BLOCK.replace('dict(type="ReLU", inplace=True)', "dict(type=ACT_TYPE, inplace=True)"))
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
+    (fix,) = result.fixes
+    assert 'def __init__(self, act_cfg=dict(type=ACT_TYPE)):' in _rewritten(result)["net.py"]

@@ -42,6 +42,7 @@ def test_record_compare_round_trip(tmp_path: Path) -> None:
     assert rep2["verification"] == {"backward_ok": True, "losses_equal": True, "grads_equal": True,
                                     "max_grad_diff": 0.0, "backward_calls": 3,
                                     "reference_backward_calls": 3, "same_leaves": True,
+                                    "first_loss_diff_call": None, "first_grad_diff_call": None,
                                     "grad_leaves": sorted(k for k, g in data["grads"][-1] if g is not None)}
     assert {"0.weight", "3.weight"} <= set(rep2["verification"]["grad_leaves"])
 

@@ -63,19 +63,39 @@ def failing_backward(problem: Mapping[str, Any], report: Mapping[str, Any]) -> d
     return None
 
 
+def is_parameter_data_update(problem: Mapping[str, Any]) -> bool:
+    """A `.data` write into a parameter's memory between a forward pass and a backward that needs it."""
+    return problem.get("kind") == "silent-data-mutation" and (problem.get("tensor") or {}).get("parameter") is True
+
+
 def optimizer_step(problem: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     """PATTERNS.md's options for a step() between a forward pass and its backward."""
     step = _where(problem.get("modified_at"))
-    saved = _where(problem.get("saved_at"))
     backward = failing_backward(problem, report)
     move = (f"the backward at {_where(backward)}" if backward
             else "the backward that failed")
+    return (f"the optimizer step at {step} updates parameters in place after the forward pass "
+            f"that saved them, at {_where(problem.get('saved_at'))}, and before {move} needs them. "
+            + _reorder(move, "the step"))
+
+
+def parameter_data_update(problem: Mapping[str, Any], report: Mapping[str, Any]) -> str:
+    """The same options for a hand-written update through `.data`, which torch does not even report."""
+    name = (problem.get("tensor") or {}).get("name")
+    call = problem.get("backward_call")
+    move = f"backward call #{call}" if call else "the later backward call"
+    return (f"the `.data` write at {_where(problem.get('modified_at'))} updates the parameter `{name}` in "
+            f"place after the forward pass that saved it, at {_where(problem.get('saved_at'))}, and before "
+            f"{move} needs its old value: torch raises nothing and that backward silently uses the new "
+            "values. It is an optimizer step written by hand; making it visible (`.detach()`, "
+            "`torch.no_grad()`) only turns it into torch's error. " + _reorder(move, "the update"))
+
+
+def _reorder(move: str, update: str) -> str:
     return (
-        f"the optimizer step at {step} updates parameters in place after the forward pass "
-        f"that saved them ({saved}) and before {move} needs them. No local rewrite keeps the "
-        f"training semantics, so change it by hand: either move {move} before the step "
-        "(run every backward first, with `retain_graph=True` and `inputs=` the parameters "
-        "each loss should update, or `torch.autograd.grad` per loss, then call each "
+        f"No local rewrite keeps the training semantics, so change it by hand: either move {move} "
+        f"before {update} (run every backward first, with `retain_graph=True` and `inputs=` the "
+        "parameters each loss should update, or `torch.autograd.grad` per loss, then call each "
         "optimizer's step(): losses stay identical, updates become simultaneous), or "
         "recompute the forward that feeds the later loss after the step (e.g. re-run D(fake) "
         "after opt_D.step(): that loss changes). If a graph is kept across iterations "

@@ -32,6 +32,10 @@ TITLES = {
 
 _KIND_RULE = {"leaf-modified": "IPF008", "silent-data-mutation": "IPF005"}
 
+# `h.data.mul_(0.5)` as a statement: the write itself can become visible, `h = h.mul(0.5)`
+_DATA_WRITE_STATEMENT = re.compile(r"^\s*[A-Za-z_][\w.]*\.data\.\w+_\(")
+VISIBLE_TITLE = "make the `.data` write visible to autograd: rebind the name to the out-of-place result"
+
 
 def rule_of(problem: Mapping[str, Any]) -> str | None:
     """The IPF code the runtime believes applies (or the one its kind implies)."""
@@ -113,6 +117,8 @@ def plan_problem(index: int, problem: Mapping[str, Any], report: Mapping[str, An
     key, site = site_of(problem, rule)
     if advice.is_optimizer_step(problem):
         return Unfixable(index, advice.optimizer_step(problem, report))
+    if advice.is_parameter_data_update(problem):
+        return Unfixable(index, advice.parameter_data_update(problem, report))
     if advice.is_ambiguous_view(problem):
         return Unfixable(index, advice.ambiguous_view(problem))
     if not site or not site.get("file") or not site.get("line"):
@@ -122,6 +128,10 @@ def plan_problem(index: int, problem: Mapping[str, Any], report: Mapping[str, An
         return Unfixable(index, advice.outside_project(problem, site, rule, str(root)))
     if rule is None:
         return Unfixable(index, advice.no_rewrite(problem, site, rule))
+    if rule == "IPF005" and key == "modified_at" and _DATA_WRITE_STATEMENT.match(site.get("code") or ""):
+        rule, title = "IPF002", VISIBLE_TITLE  # verified by the float64 finite-difference check
+    else:
+        title = _title(rule)
     try:
         text = read(path)
         position = locate(text, rule, int(site["line"]), site.get("col"))
@@ -130,10 +140,16 @@ def plan_problem(index: int, problem: Mapping[str, Any], report: Mapping[str, An
     if position is None and rule == "IPF005":
         position = _data_alias(text, site, rule, locate)
         key = "alias_search" if position is not None else key
+    if position is None and rule == "IPF004" and key == "construction_at":
+        from codemod.fixer.config_site import plan_config_literal  # a builder's `cls(**cfg)`: find the cfg literal
+
+        traced = plan_config_literal(index, problem, root, locate, read, _title(rule))
+        if traced is not None:
+            return traced
     if position is None:
         return Unfixable(index, advice.no_rewrite(problem, site, rule))
     return PlannedFix(problem=index, rule=rule, file=path, line=position.line, col=position.col,
-                      title=_title(rule), site=key)
+                      title=title, site=key)
 
 
 def plan_all(problems: Sequence[Mapping[str, Any]], root: str | Path, report: Mapping[str, Any] | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from codemod import __version__
 from codemod.console import Console
@@ -81,12 +81,29 @@ def render_text(outcome: Outcome, console: Console) -> str:
         if diffs:
             lines.append(colorize(diffs, console).rstrip("\n"))
         if record.verification:
-            v = record.verification
-            lines.append(f"  re-run: backward {'passes' if v.get('backward_ok') else 'fails'}, "
-                         f"{v.get('backward_calls')} backward calls, losses equal: {v.get('losses_equal')}, "
-                         f"gradients equal: {v.get('grads_equal')} (max diff {v.get('max_grad_diff')})")
+            lines.append(_rerun_line(record.verification))
     if outcome.restored:
         lines.append("restored: " + ", ".join(outcome.restored))
     style = {"fg": "green"} if outcome.status in ("fixed", "clean") else {"fg": "red"}
     lines.append(console.style(outcome.summary, bold=True, **style))
     return "\n".join(lines) + "\n"
+
+
+def _rerun_line(v: Mapping[str, Any]) -> str:
+    """What the verifier's re-run showed, in one line (where the comparison first diverged)."""
+    losses = f"losses equal: {v.get('losses_equal')}"
+    if v.get("first_loss_diff_call"):
+        losses += f" (first differs at backward call {v['first_loss_diff_call']})"
+    grads = f"gradients equal: {v.get('grads_equal')}"
+    if v.get("first_grad_diff_call"):
+        grads += f" (first differ at backward call {v['first_grad_diff_call']})"
+    line = (f"  re-run: backward {'passes' if v.get('backward_ok') else 'fails'}, {v.get('backward_calls')} "
+            f"backward calls, {losses}, {grads}, max diff {v.get('max_grad_diff')}")
+    fd = v.get("fd_check")
+    if isinstance(fd, Mapping):
+        if fd.get("available") is False:
+            line += f"; finite-difference check not available: {fd.get('why')}"
+        elif "rel_err" in fd:
+            line += (f"; float64 finite-difference check {'agrees' if fd.get('ok') else 'disagrees'}"
+                     f" (rel err {fd['rel_err']:.3g})")
+    return line

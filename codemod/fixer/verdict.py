@@ -14,9 +14,6 @@ from typing import Any, Mapping, Sequence
 
 from codemod.fixer.model import Verdict
 
-FD_TOLERANCE = 1e-6  # relative, float64 central difference
-
-
 def _flag(verification: Mapping[str, Any], key: str) -> bool:
     return verification.get(key) is True
 
@@ -56,17 +53,38 @@ def _leaf_gets_grad(verification: Mapping[str, Any], problems: Sequence[Mapping[
 
 
 def _fd(fd: Mapping[str, Any] | None) -> tuple[bool | None, str]:
-    """(passed, detail) of the runtime's float64 directional finite-difference check."""
+    """(passed, detail) of the runtime's float64 directional finite-difference check.
+
+    passed is None when no check ran; detail then says why.
+    """
     if not fd:
-        return None, ""
-    if "ok" in fd or "passed" in fd:
-        passed = bool(fd.get("ok", fd.get("passed")))
-    elif "rel_err" in fd:
-        passed = float(fd["rel_err"]) <= FD_TOLERANCE
-    else:
-        return None, ""
-    detail = ", ".join(f"{k} {fd[k]!r}" for k in ("analytic", "numeric", "rel_err") if k in fd)
-    return passed, detail
+        return None, "no finite-difference check was run"
+    if fd.get("available") is False or "ok" not in fd:
+        return None, f"the finite-difference check was not available: {fd.get('why', 'no result')}"
+    detail = ", ".join(f"{k} {fd[k]:.6g}" for k in ("analytic", "numeric", "rel_err") if k in fd)
+    return bool(fd["ok"]), detail
+
+
+def _judge_changed_gradients(verification: Mapping[str, Any]) -> Verdict:
+    """A fix that makes a `.data` write visible: same loss, new gradients, the loss itself decides."""
+    first_grad = verification.get("first_grad_diff_call")
+    first_loss = verification.get("first_loss_diff_call")
+    if first_loss is not None and (first_grad is None or first_loss <= first_grad):
+        return Verdict(False, "not-verified", f"the loss differs from the original's at backward call "
+                       f"{first_loss}: the forward pass changed")
+    change = f"gradients changed from the original's by up to {_diff(verification)}"
+    if first_grad != 1:
+        return Verdict(False, "not-verified", f"{change} from backward call {first_grad} on; the "
+                       "finite-difference check covers the first backward call only", True, "finite-difference")
+    passed, detail = _fd(verification.get("fd_check"))
+    if passed:
+        later = "; later losses follow the corrected gradients" if first_loss is not None else ""
+        return Verdict(True, "fixed", f"loss matches the original's; {change}, which the `.data` write had "
+                       f"hidden; a float64 finite-difference check of the loss confirms them ({detail}){later}",
+                       True, "finite-difference")
+    why = (f"the float64 finite-difference check of the loss disagrees with them ({detail})" if passed is False
+           else detail)
+    return Verdict(False, "not-verified", f"{change}; {why}", True, "finite-difference")
 
 
 def judge(verification: Mapping[str, Any] | None, problems: Sequence[Mapping[str, Any]],
@@ -102,17 +120,7 @@ def judge(verification: Mapping[str, Any] | None, problems: Sequence[Mapping[str
         return Verdict(True, "fixed", f"loss and gradients match the reference (max diff {_diff(verification)})")
 
     if any(is_silent_problem(p) for p in problems):
-        if not _flag(verification, "losses_equal"):
-            return Verdict(False, "not-verified", "the loss differs from the original's: the forward pass changed")
-        passed, detail = _fd(verification.get("fd_check"))
-        change = f"gradients changed from the original's by up to {_diff(verification)}"
-        if passed:
-            return Verdict(True, "fixed", f"loss matches; {change}, which the `.data` write had hidden; "
-                           f"a float64 finite-difference check confirms the new gradients ({detail})",
-                           True, "finite-difference")
-        why = ("the float64 finite-difference check disagrees with the new gradients" if passed is False
-               else "no finite-difference check was available to confirm them")
-        return Verdict(False, "not-verified", f"{change}; {why}", True, "finite-difference")
+        return _judge_changed_gradients(verification)
 
     reasons = []
     if not _flag(verification, "losses_equal"):

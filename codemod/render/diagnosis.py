@@ -258,9 +258,12 @@ def render_diagnosis(diagnosis: Diagnosis, console: Console) -> str:
         out += render_problem(problem, index, n, console)
         out.append("")
     if any(p.fix is not None for p in problems):
+        keeps = "backward passes with the same loss and gradients"
+        if any(p.fix is not None and p.fix.rule == "IPF002" and p.kind == "silent-data-mutation" for p in problems):
+            keeps += (" (a `.data` write made visible changes the gradients on purpose: then the first "
+                      "loss must be unchanged and a float64 finite-difference check must confirm them)")
         out += _wrap(f"dry run: nothing was written. `inplace-fix {_command(diagnosis)} --apply` rewrites, "
-                     "re-runs the script and keeps the edit only if backward passes with the same loss and "
-                     "gradients.", "")
+                     f"re-runs the script and keeps the edit only if {keeps}.", "")
     return "\n".join(out).rstrip("\n") + "\n"
 
 

@@ -1,12 +1,13 @@
 """Entry point of a diagnose run, launched by *file path* in the user's interpreter:
 
     PY <repo>/codemod/runtime/launch.py --report REPORT.json [--steps N] [--root DIR]
-        [--anomaly] [--record REC.pt] [--compare REC.pt] [--clone-on-write]
+        [--anomaly] [--record REC.pt] [--compare REC.pt] [--clone-on-write] [--fd-check]
         [--no-fallback] -- (SCRIPT | -m MODULE) [ARGS...]
 
-(--fd-check is accepted for the spec's interface but not implemented yet: the report
-then says "fd_check": "not-implemented". --track-views is internal: the anomaly
-fallback re-run uses it to find where a view was created under no_grad.)
+--fd-check (with --compare): when the gradients differ from the reference, two more
+runs in float64 with the leaves nudged (--fd-nudge STEP, internal) check them against
+the loss; see finite_difference.py. --track-views is internal: the anomaly fallback
+re-run uses it to find where a view was created under no_grad.
 
 Why by path: it must work where inplace-fix is not installed. It removes its own
 folder from sys.path, imports codemod.runtime.* from the repository it lives in, then
@@ -24,7 +25,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _REPO = os.path.dirname(os.path.dirname(_HERE))
 
 USAGE = ("usage: launch.py --report REPORT.json [--steps N] [--root DIR] [--anomaly] "
-         "[--record REC.pt] [--compare REC.pt] [--clone-on-write] [--no-fallback] "
+         "[--record REC.pt] [--compare REC.pt] [--clone-on-write] [--fd-check] [--no-fallback] "
          "-- (SCRIPT | -m MODULE) [ARGS...]")
 
 
@@ -40,6 +41,7 @@ class Options:
         self.fd_check = False
         self.fallback = True
         self.track_views = False
+        self.fd_nudge: float | None = None
         self.module: str | None = None
         self.script: str | None = None
         self.args: list[str] = []
@@ -49,7 +51,7 @@ def parse(argv: list[str]) -> Options:
     o = Options()
     i = 0
     valued = {"--report": "report", "--steps": "steps", "--root": "root",
-              "--record": "record", "--compare": "compare"}
+              "--record": "record", "--compare": "compare", "--fd-nudge": "fd_nudge"}
     flags = {"--anomaly": "anomaly", "--clone-on-write": "clone_on_write", "--fd-check": "fd_check"}
     while i < len(argv):
         a = argv[i]
@@ -71,7 +73,11 @@ def parse(argv: list[str]) -> Options:
                 if i >= len(argv):
                     raise SystemExit(f"launch.py: {key} needs a value\n{USAGE}")
                 val = argv[i]
-            setattr(o, valued[key], int(val) if key == "--steps" else val)
+            try:
+                value = int(val) if key == "--steps" else float(val) if key == "--fd-nudge" else val
+            except ValueError:
+                raise SystemExit(f"launch.py: {key} needs a number, not {val!r}\n{USAGE}") from None
+            setattr(o, valued[key], value)
         elif a.startswith("-") and a != "-m":
             raise SystemExit(f"launch.py: unknown option {a}\n{USAGE}")
         else:
@@ -110,13 +116,13 @@ def _import_runtime():
     sys.path[:] = [p for p in sys.path if not p or os.path.abspath(p) != _HERE]
     sys.path.insert(0, _REPO)
     try:
-        from codemod.runtime import recorder, report, session  # noqa: F401
+        from codemod.runtime import finite_difference, recorder, report, session  # noqa: F401
     finally:
         try:
             sys.path.remove(_REPO)
         except ValueError:
             pass
-    return session, report, recorder
+    return session, report, recorder, finite_difference
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -215,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 2
-    session_mod, report_mod, recorder_mod = _import_runtime()
+    session_mod, report_mod, recorder_mod, fd_mod = _import_runtime()
     report_path = os.path.abspath(o.report)
     target = o.script if o.script is not None else "-m " + (o.module or "")
     if o.root:
@@ -236,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
     seed_everything(0)
+    nudger = None
+    if o.fd_nudge is not None:
+        import torch
+
+        torch.set_default_dtype(torch.float64)
+        nudger = fd_mod.Nudger(o.fd_nudge)
     # Everything imported so far (torch) lives forever: move it out of the collector's
     # way, or our per-saved-tensor records trigger full collections that walk all of torch.
     import gc
@@ -243,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     sess = session_mod.Session(root, steps=o.steps, clone_on_write=o.clone_on_write,
                                anomaly=o.anomaly, recording=bool(o.record or o.compare),
-                               track_views=o.track_views)
+                               track_views=o.track_views, nudger=nudger)
     script_error = None
     exit_code = None
     StopRun = session_mod.StopRun
@@ -272,13 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     if reference is not None:
         ok = script_error is None and not sess.problems
         verification = recorder_mod.compare(sess.recorder.data(), reference, ok)
+        if o.fd_check and verification["backward_ok"] and not verification["grads_equal"]:
+            target_argv = (["-m", o.module] if o.module else [o.script or ""]) + o.args
+            verification["fd_check"] = fd_mod.check(os.path.abspath(__file__), root, target_argv)
     rep = report_mod.build(target, sess.problems, sess.calls, script_error, sess.stopped_by,
                            verification, {"root": root, "steps": o.steps,
                                           "clone_on_write": o.clone_on_write,
                                           "anomaly": o.anomaly,
-                                          "fd_check": "not-implemented" if o.fd_check else None,
+                                          "fd_check": o.fd_check,
                                           "exit_code": exit_code
                                           if isinstance(exit_code, int) else None})
+    if nudger is not None:
+        rep["fd"] = nudger.report()
     if o.fallback and not o.anomaly:
         _fallback_anomaly(o, rep, root)
     report_mod.write(report_path, rep)

@@ -126,37 +126,41 @@ def compare(current: dict, reference: dict, backward_ok: bool) -> dict:
     n = min(ref_n, cur_n)
     losses_equal = cur_n >= ref_n and current["loss_bits"][:n] == reference["loss_bits"][:n]
     same_leaves = cur_n >= ref_n
-    grads_equal = cur_n >= ref_n
     max_diff = 0.0
+    first_grad_diff = None  # 1-based: the first backward call whose gradients differ
     for i in range(n):
         a = dict(current["grads"][i])
         b = dict(reference["grads"][i])
-        if sorted(a) != sorted(b):
-            same_leaves = False
-            grads_equal = False
+        equal = sorted(a) == sorted(b)
+        same_leaves = same_leaves and equal
         for key in sorted(set(a) & set(b)):
-            ga, gb = a[key], b[key]
-            if ga is None or gb is None:
-                if (ga is None) != (gb is None):
-                    grads_equal = False
-                continue
-            if ga.shape != gb.shape:
-                grads_equal = False
-                continue
-            d = (ga.double() - gb.double()).abs()
-            if d.numel():
-                m = float(d.max())
-                if m != m:  # nan
-                    same = bool(torch.equal(ga.isnan(), gb.isnan()))
-                    m = 0.0 if same else float("inf")
-                max_diff = max(max_diff, m)
-            if not torch.allclose(ga.double(), gb.double(), rtol=GRAD_RTOL, atol=GRAD_ATOL, equal_nan=True):
-                grads_equal = False
+            diff, close = _grad_diff(a[key], b[key])
+            max_diff = max(max_diff, diff)
+            equal = equal and close
+        if not equal and first_grad_diff is None:
+            first_grad_diff = i + 1
+    first_loss_diff = next((i + 1 for i in range(n) if current["loss_bits"][i] != reference["loss_bits"][i]), None)
     last = current["grads"][-1] if current.get("grads") else []
     return {"backward_ok": bool(backward_ok and cur_n >= ref_n), "losses_equal": bool(losses_equal),
-            "grads_equal": bool(grads_equal), "max_grad_diff": max_diff, "backward_calls": cur_n,
-            "reference_backward_calls": ref_n, "same_leaves": bool(same_leaves),
+            "grads_equal": cur_n >= ref_n and first_grad_diff is None, "max_grad_diff": max_diff,
+            "backward_calls": cur_n, "reference_backward_calls": ref_n, "same_leaves": bool(same_leaves),
+            "first_loss_diff_call": first_loss_diff, "first_grad_diff_call": first_grad_diff,
             "grad_leaves": sorted(str(key) for key, grad in last if grad is not None)}
+
+
+def _grad_diff(ga: Optional[torch.Tensor], gb: Optional[torch.Tensor]) -> tuple[float, bool]:
+    """(max abs difference, close enough) of one leaf's gradients; NaNs must sit in the same places."""
+    if ga is None or gb is None:
+        return 0.0, (ga is None) == (gb is None)
+    if ga.shape != gb.shape:
+        return 0.0, False
+    diff = 0.0
+    d = (ga.double() - gb.double()).abs()
+    if d.numel():
+        diff = float(d.max())
+        if diff != diff:  # nan
+            diff = 0.0 if bool(torch.equal(ga.isnan(), gb.isnan())) else float("inf")
+    return diff, bool(torch.allclose(ga.double(), gb.double(), rtol=GRAD_RTOL, atol=GRAD_ATOL, equal_nan=True))
 
 
 def load(path: str) -> dict:

@@ -84,7 +84,8 @@ def _nodes_with_saved_records(roots: list) -> Iterator[tuple[Any, Any]]:
 
 class Session:
     def __init__(self, root: str, steps: int = 3, clone_on_write: bool = False,
-                 anomaly: bool = False, recording: bool = False, track_views: bool = False) -> None:
+                 anomaly: bool = False, recording: bool = False, track_views: bool = False,
+                 nudger: Any = None) -> None:
         self.frames = frames_mod.ProjectFrames(root)
         self.steps = steps
         self.clone_on_write = clone_on_write
@@ -95,6 +96,7 @@ class Session:
         self.tracker = MutationTracker(self.registry, self.frames, self.modules,
                                        self._on_forward_error, clone_on_write)
         self.recorder = Recorder(self.modules.param_names)
+        self.nudger = nudger  # finite_difference.Nudger in the float64 check's runs, else None
         if track_views:
             self.tracker.view_sites = {}
         self.problems: list[Problem] = []
@@ -122,6 +124,7 @@ class Session:
                     tensor=_tensor_info(t, rec.version, t._version))
         # a saved weight (often its transpose): the parameter's name, not the line's variable
         p.tensor["name"] = self.modules.param_name_of_storage(t)
+        p.tensor["parameter"] = p.tensor["name"] is not None
         if kind == "saved-tensor-modified":
             p.error = messages.version_message(list(t.shape), str(t.dtype).replace("torch.", ""),
                                                t.device.type, t._version, rec.version,
@@ -243,6 +246,8 @@ class Session:
             roots, inputs = _roots(kind, args, kwargs)
             leaves = leaves_of(roots) if sess.recording and kind != "grad" else None
             first = len(sess.problems)
+            if sess.nudger is not None:
+                sess.nudger.before_backward(kind, roots, _explicit_gradient(kind, args, kwargs))
             sess.depth = 1
             caught: list = []
             try:
@@ -269,6 +274,8 @@ class Session:
                 sess.depth = 0
                 sess.registry.sweep()
             sess.calls += 1
+            if sess.nudger is not None:
+                sess.nudger.after_backward(roots)
             if sess.recording:
                 if kind == "grad":
                     sess.recorder.after_grad(roots, inputs, result)
@@ -335,8 +342,15 @@ class Session:
             self._anomaly_cm = torch.autograd.set_detect_anomaly(True)
         self.registry.hooks.__enter__()
         self.tracker.__enter__()
+        if self.nudger is not None:
+            self.nudger.__enter__()
 
     def uninstall(self) -> None:
+        if self.nudger is not None:
+            try:
+                self.nudger.__exit__(None, None, None)
+            except Exception:
+                pass
         try:
             self.tracker.__exit__(None, None, None)
         except Exception:
@@ -399,6 +413,15 @@ def _roots(kind: str, args: tuple, kwargs: dict) -> tuple[list, list]:
         inp = args[1] if len(args) > 1 else kwargs.get("inputs")
         inputs = [inp] if isinstance(inp, torch.Tensor) else list(inp or [])
     return roots, inputs
+
+
+def _explicit_gradient(kind: str, args: tuple, kwargs: dict) -> Any:
+    """The `gradient=` / `grad_tensors=` a backward call passes, if any."""
+    if kind == "tensor":
+        return args[1] if len(args) > 1 else kwargs.get("gradient")
+    if kind == "backward":
+        return args[1] if len(args) > 1 else kwargs.get("grad_tensors")
+    return args[2] if len(args) > 2 else kwargs.get("grad_outputs")
 
 
 def current_python() -> str:

@@ -1,8 +1,8 @@
-# inplace-fix-expect: kind=silent-data-mutation modified=19 saved=18 rule=IPF005 fixable=no
+# inplace-fix-expect: kind=silent-data-mutation modified=19 saved=18 rule=IPF005 fixable=yes fix=IPF002@19 losses=change
 # pattern: data_inplace_on_saved_output_silent
 # The sigmoid output is halved through `.data`; torch raises nothing (no version bump)
 # but sigmoid's backward now uses the halved values: the gradients are silently wrong.
-# why: the .data write is part of the forward (fc2 reads the halved h); making it visible (h = h * 0.5) changes the gradients from the original's, and .data is sometimes a deliberate straight-through trick: flag it and ask
+# Fixed by making the write visible (h = h.mul(0.5)), confirmed by the float64 finite-difference check.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
