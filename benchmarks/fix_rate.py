@@ -168,8 +168,8 @@ def changed_gradients_harm(recordings: dict[str, Any], case: Case, orig: Path, w
     from codemod.runtime import finite_difference as fd
 
     step = fd.STEP * 10
-    fixed = fd.check(str(LAUNCH), str(work), [str(work / case.entry), *case.args], step)
-    original = fd.check(str(LAUNCH), str(orig), [str(orig / case.entry), *case.args], step)
+    fixed = fd.check(str(work), [str(work / case.entry), *case.args], step)
+    original = fd.check(str(orig), [str(orig / case.entry), *case.args], step)
     out = {**recordings, "fd_fixed": fixed, "fd_original": original}
     out["harmful"] = not (recordings["first_loss_equal"] and fixed.get("ok") is True)
     out["fd_rejects_original"] = original.get("ok") is False

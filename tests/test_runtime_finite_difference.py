@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from codemod.runtime import finite_difference as fd
-from runtime_helpers import LAUNCH, launch, write
+from runtime_helpers import launch, write
 
 # A `.data` write the forward reads again: fc2 sees the halved h, sigmoid's backward too.
 SILENT = """
@@ -45,7 +45,7 @@ def test_the_visible_fix_is_confirmed_by_the_loss(tmp_path: Path) -> None:
 
 def test_the_check_rejects_the_silently_wrong_gradients(tmp_path: Path) -> None:
     original = write(tmp_path, "orig.py", SILENT)
-    check = fd.check(str(LAUNCH), str(tmp_path), [str(original)])
+    check = fd.check(str(tmp_path), [str(original)])
     assert check["available"] is True and check["ok"] is False, check
     assert check["rel_err"] > 100 * check["tolerance"]
 
@@ -60,7 +60,7 @@ def test_no_check_when_the_gradients_match_the_reference(tmp_path: Path) -> None
 
 def test_a_script_that_pins_float32_has_no_check_and_says_why(tmp_path: Path) -> None:
     pinned = write(tmp_path, "pinned.py", VISIBLE.replace("torch.randn(8, 4)", "torch.randn(8, 4, dtype=torch.float32)"))
-    check = fd.check(str(LAUNCH), str(tmp_path), [str(pinned)])
+    check = fd.check(str(tmp_path), [str(pinned)])
     assert check["available"] is False
     assert check["why"].startswith("the script does not run in float64 (RuntimeError:"), check
 

@@ -14,12 +14,7 @@ Parent side: `check` launches the two runs and compares them.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
-import tempfile
 from typing import Any, Optional
 
 import torch
@@ -145,23 +140,13 @@ class Nudger(TorchFunctionMode):
 
 
 # -- parent side -------------------------------------------------------------------
-def _run(launcher: str, step: float, root: str, target: list[str]) -> dict:
-    fd, path = tempfile.mkstemp(suffix=".json", prefix="ipf-fd-")
-    os.close(fd)
-    cmd = [sys.executable, launcher, "--report", path, "--fd-nudge", repr(step), "--steps", "1",
-           "--no-fallback", "--root", root, "--", *target]
+def _run(step: float, root: str, target: list[str]) -> dict:
+    from .child_run import run_launcher
+
     try:
-        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=600, check=False)
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        return run_launcher(["--fd-nudge", repr(step), "--steps", "1", "--no-fallback", "--root", root], target)
     except Exception as exc:  # a run that wrote nothing: the check is unavailable, say why
         return {"script_error": {"type": type(exc).__name__, "message": str(exc)}}
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
 
 
 def _unavailable(run: dict) -> Optional[str]:
@@ -196,6 +181,6 @@ def compare(plus: dict, minus: dict, step: float) -> dict:
             "dtype": "float64", "leaves": len(a["leaves"])}
 
 
-def check(launcher: str, root: str, target: list[str], step: float = STEP) -> dict:
+def check(root: str, target: list[str], step: float = STEP) -> dict:
     """Two float64 runs of the script, nudged by +h and -h, compared."""
-    return compare(_run(launcher, step, root, target), _run(launcher, -step, root, target), step)
+    return compare(_run(step, root, target), _run(-step, root, target), step)

@@ -116,7 +116,7 @@ def _import_runtime():
     sys.path[:] = [p for p in sys.path if not p or os.path.abspath(p) != _HERE]
     sys.path.insert(0, _REPO)
     try:
-        from codemod.runtime import finite_difference, recorder, report, session  # noqa: F401
+        from codemod.runtime import child_run, finite_difference, recorder, report, session  # noqa: F401
     finally:
         try:
             sys.path.remove(_REPO)
@@ -169,35 +169,25 @@ def _run_target(o: Options) -> None:
         runpy.run_path(script, run_name="__main__")
 
 
+def _target_argv(o: Options) -> list[str]:
+    """The script (or -m module) and its arguments, as a child launch takes them."""
+    return (["-m", o.module] if o.module else [o.script or ""]) + o.args
+
+
 def _fallback_anomaly(o: Options, rep: dict, root: str) -> None:
     """Re-run under anomaly mode to get the saved site torch alone can give us."""
-    import json
-    import subprocess
-    import tempfile
-
     need = [p for p in rep["problems"]
             if (p["kind"] == "saved-tensor-modified" and p["saved_at"] is None)
             or (p["kind"] == "view-modified" and p.get("view_created_at") is None)]
     if not need:
         return
-    fd, tmp = tempfile.mkstemp(suffix=".json", prefix="ipf-anomaly-")
-    os.close(fd)
-    cmd = [sys.executable, os.path.abspath(__file__), "--report", tmp, "--anomaly", "--no-fallback",
-           "--track-views",
-           "--steps", str(o.steps), "--root", root, "--"]
-    cmd += (["-m", o.module] if o.module else [o.script or ""]) + o.args
+    from codemod.runtime.child_run import run_launcher
+
+    options = ["--anomaly", "--no-fallback", "--track-views", "--steps", str(o.steps), "--root", root]
     try:
-        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=600, check=False)
-        with open(tmp, encoding="utf-8") as fh:
-            child = json.load(fh)
+        child = run_launcher(options, _target_argv(o))
     except Exception:
         return
-    finally:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
     for p in need:
         for c in child.get("problems", []):
             if c["kind"] == "view-modified" == p["kind"]:
@@ -285,8 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = script_error is None and not sess.problems
         verification = recorder_mod.compare(sess.recorder.data(), reference, ok)
         if o.fd_check and verification["backward_ok"] and not verification["grads_equal"]:
-            target_argv = (["-m", o.module] if o.module else [o.script or ""]) + o.args
-            verification["fd_check"] = fd_mod.check(os.path.abspath(__file__), root, target_argv)
+            verification["fd_check"] = fd_mod.check(root, _target_argv(o))
     rep = report_mod.build(target, sess.problems, sess.calls, script_error, sess.stopped_by,
                            verification, {"root": root, "steps": o.steps,
                                           "clone_on_write": o.clone_on_write,
