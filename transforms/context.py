@@ -445,6 +445,19 @@ def _starred(value: ast.AST) -> ast.Starred:
     return node
 
 
+def _nested_bodies(stmt: ast.stmt, t: type) -> tuple[list[ast.stmt], ...]:
+    """The statement lists directly inside a compound statement (functions and classes aside)."""
+    if t is ast.For or t is ast.AsyncFor or t is ast.If or t is ast.While:
+        return (stmt.body, stmt.orelse)
+    if t is ast.With or t is ast.AsyncWith:
+        return (stmt.body,)
+    if t is ast.Try or t is _TRY_STAR:
+        return (stmt.body, *[h.body for h in stmt.handlers], stmt.orelse, stmt.finalbody)
+    if t is _MATCH:
+        return tuple(case.body for case in stmt.cases)
+    return ()
+
+
 def _collect(body: list[ast.stmt], table: dict[str, list[ast.AST]]) -> None:
     """Assignments in a function (or module) body, not descending into nested functions."""
     for stmt in body:
@@ -457,27 +470,12 @@ def _collect(body: list[ast.stmt], table: dict[str, list[ast.AST]]) -> None:
                 _record(table, stmt.target, stmt.value)
         elif t is ast.For or t is ast.AsyncFor:
             _record(table, stmt.target, _starred(stmt.iter))
-            _collect(stmt.body, table)
-            _collect(stmt.orelse, table)
         elif t is ast.With or t is ast.AsyncWith:
             for item in stmt.items:
                 if item.optional_vars is not None:
                     _record(table, item.optional_vars, item.context_expr, True)
-            _collect(stmt.body, table)
-        elif t is ast.If or t is ast.While:
-            _collect(stmt.body, table)
-            _collect(stmt.orelse, table)
-        elif t is ast.Try or t is _TRY_STAR:
-            _collect(stmt.body, table)
-            for h in stmt.handlers:
-                _collect(h.body, table)
-            _collect(stmt.orelse, table)
-            _collect(stmt.finalbody, table)
-        elif t is ast.ClassDef:
-            _collect(stmt.body, table)
-        elif t is _MATCH:
-            for case in stmt.cases:
-                _collect(case.body, table)
+        for inner in (stmt.body,) if t is ast.ClassDef else _nested_bodies(stmt, t):
+            _collect(inner, table)
 
 
 class _Assignments:
@@ -518,19 +516,10 @@ def _collect_self_attrs(body: list[ast.stmt], table: dict[str, list[ast.AST]]) -
                 for x in (tgt.elts if isinstance(tgt, (ast.Tuple, ast.List)) else (tgt,)):
                     if type(x) is ast.Attribute and type(x.value) is ast.Name and x.value.id == "self":
                         table.setdefault(x.attr, []).append(stmt.value)
-        elif t is ast.FunctionDef or t is ast.AsyncFunctionDef:
-            _collect_self_attrs(stmt.body, table)
-        elif t is ast.If or t is ast.While or t is ast.For or t is ast.AsyncFor:
-            _collect_self_attrs(stmt.body, table)
-            _collect_self_attrs(stmt.orelse, table)
-        elif t is ast.With or t is ast.AsyncWith:
-            _collect_self_attrs(stmt.body, table)
-        elif t is ast.Try or t is _TRY_STAR:
-            _collect_self_attrs(stmt.body, table)
-            for h in stmt.handlers:
-                _collect_self_attrs(h.body, table)
-            _collect_self_attrs(stmt.orelse, table)
-            _collect_self_attrs(stmt.finalbody, table)
+            continue
+        functions = t is ast.FunctionDef or t is ast.AsyncFunctionDef
+        for inner in (stmt.body,) if functions else _nested_bodies(stmt, t):
+            _collect_self_attrs(inner, table)
 
 
 class _ClassAttrs:
