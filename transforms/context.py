@@ -144,15 +144,11 @@ class FileContext:
     def qualname(self, node: ast.AST) -> str | None:
         """Dotted name of a Name/Attribute chain with import aliases resolved (`F.relu` ->
         `torch.nn.functional.relu`); None for anything else (calls, subscripts)."""
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        path = dotted(node)
+        if path is None:
             return None
-        head = self.aliases.get(node.id) or _CONVENTIONS.get(node.id, node.id)
-        parts.append(head)
-        return ".".join(reversed(parts))
+        head, dot, rest = path.partition(".")
+        return (self.aliases.get(head) or _CONVENTIONS.get(head, head)) + dot + rest
 
     def torch_name(self) -> str | None:
         """The local name bound to the torch module, for generated code (`torch.no_grad()`)."""
