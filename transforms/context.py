@@ -105,6 +105,13 @@ class FileContext:
         """Every indexed site of an ast node type, in source order."""
         return self.sites.get(kind, [])
 
+    def site_of(self, node: ast.AST) -> Site:
+        """The indexed site of a node, for a rule going from its candidate back to the site."""
+        index = self._cache.get("site_index")
+        if index is None:
+            index = self._cache["site_index"] = {id(s.node): s for sites in self.sites.values() for s in sites}
+        return index[id(node)]
+
     def position(self, node: ast.AST) -> Position:
         """libcst-style start position (character column) of an ast node."""
         return Position(node.lineno, self.char_col(node.lineno, node.col_offset))

@@ -179,7 +179,7 @@ class InplaceMethod(Rule):
         ev = get_evidence(ctx)
         findings = []
         for cand in self.candidates(ctx):
-            site = _site_of(ctx, cand.node)
+            site = ctx.site_of(cand.node)
             if site.scope.quiet:
                 continue
             recv = cand.node.func.value
@@ -259,13 +259,6 @@ def _replacement(call: cst.Call, method: str, recv: cst.BaseExpression, rc) -> c
         fresh = cst.Call(func=cst.parse_expression(f"{torch}.empty_like"), args=[cst.Arg(recv.deep_clone())])
         return call.with_changes(func=call.func.with_changes(value=fresh))
     return None
-
-
-def _site_of(ctx: FileContext, node: ast.AST):
-    index = ctx._cache.get("call_sites")
-    if index is None:
-        index = ctx._cache["call_sites"] = {id(s.node): s for s in ctx.of(ast.Call)}
-    return index[id(node)]
 
 
 # Ops whose backward reads their own output: writing into that output breaks backward.

@@ -113,10 +113,9 @@ class InplaceFunction(Rule):
 
     def find(self, ctx: FileContext) -> list[Finding]:
         ev = get_evidence(ctx)
-        sites = {id(s.node): s for s in ctx.of(ast.Call)}
         findings = []
         for cand in self.candidates(ctx):
-            site = sites[id(cand.node)]
+            site = ctx.site_of(cand.node)
             if site.scope.quiet:
                 continue
             first = cand.node.args[0] if cand.node.args else None

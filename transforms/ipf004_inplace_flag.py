@@ -301,16 +301,14 @@ class InplaceFlag(Rule):
 
     def find(self, ctx: FileContext) -> list[Finding]:
         ev = get_evidence(ctx)
-        sites = {id(s.node): s for s in ctx.of(ast.Call)}
         findings = []
-        dicts = {id(s.node): s for s in ctx.of(ast.Dict)}
         for cand in self.candidates(ctx):
             if isinstance(cand.node, ast.Dict):
-                note = dict_evidence(cand.node, dicts[id(cand.node)].parent) or ""
+                note = dict_evidence(cand.node, ctx.site_of(cand.node).parent) or ""
                 findings.append(self.finding(ctx, cand, confidence=Confidence.MEDIUM, note=note,
                                              safety=FixSafety.UNSAFE))
                 continue
-            site = sites[id(cand.node)]
+            site = ctx.site_of(cand.node)
             _, _, kind = flag_index(ctx, cand.node)
             if kind == "functional" and (site.scope.no_grad or site.scope.inplace_api or site.scope.optimizer):
                 continue

@@ -109,10 +109,9 @@ class DataAttribute(Rule):
 
     def find(self, ctx: FileContext) -> list[Finding]:
         ev = get_evidence(ctx)
-        sites = {id(s.node): s for s in ctx.of(ast.Attribute)}
         findings = []
         for cand in self.candidates(ctx):
-            site = sites[id(cand.node)]
+            site = ctx.site_of(cand.node)
             if site.scope.quiet:
                 continue
             value = cand.node.value

@@ -104,10 +104,9 @@ class OutArgument(Rule):
 
     def find(self, ctx: FileContext) -> list[Finding]:
         ev = get_evidence(ctx)
-        sites = {id(s.node): s for s in ctx.of(ast.Call)}
         findings = []
         for cand in self.candidates(ctx):
-            site = sites[id(cand.node)]
+            site = ctx.site_of(cand.node)
             if site.scope.quiet:
                 continue
             buf = out_keyword(cand.node).value
