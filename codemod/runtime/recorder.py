@@ -20,13 +20,21 @@ GRAD_ATOL = 1e-7
 def leaves_of(roots: list) -> list:
     """Leaves (AccumulateGrad variables) reachable from `roots`, deterministic DFS order."""
     out = []
-    seen_nodes: set[int] = set()
     seen_leaves: set[int] = set()
-    stack = [r.grad_fn for r in reversed(roots) if isinstance(r, torch.Tensor) and r.grad_fn is not None]
     for r in roots:
         if isinstance(r, torch.Tensor) and r.grad_fn is None and r.requires_grad and id(r) not in seen_leaves:
             seen_leaves.add(id(r))
             out.append(r)
+    nodes = [r.grad_fn for r in roots if isinstance(r, torch.Tensor) and r.grad_fn is not None]
+    return out + leaves_below(nodes, seen_leaves)
+
+
+def leaves_below(nodes: list, seen_leaves: Optional[set] = None) -> list:
+    """Leaves reachable from autograd `nodes` (the first visited first), each once."""
+    out = []
+    seen_nodes: set[int] = set()
+    seen_leaves = set() if seen_leaves is None else seen_leaves
+    stack = list(reversed(nodes))
     while stack:
         node = stack.pop()
         if node is None or id(node) in seen_nodes:

@@ -17,7 +17,7 @@ from . import frames as frames_mod
 from . import messages
 from .modules import ModuleSites
 from .mutation_tracker import MutationTracker, StopRun, strip_dispatch_frames
-from .recorder import Recorder, leaves_of
+from .recorder import Recorder, leaves_below, leaves_of
 from .saved_registry import SavedRegistry
 
 
@@ -232,7 +232,7 @@ class Session:
             for rid in [r for r in rids if r in want]:
                 p = want.pop(rid)
                 p.needed_by = p.needed_by or type(node).__name__
-                p.grad_of = [self.recorder.key(leaf) for leaf in leaves_of_node(node)]
+                p.grad_of = [self.recorder.key(leaf) for leaf in leaves_below([node])]
             if not want:
                 return
 
@@ -378,29 +378,6 @@ VIEW_NODES = frozenset({
     "AliasBackward0", "ViewAsRealBackward0", "ViewAsComplexBackward0", "ReshapeAliasBackward0",
     "UnsafeViewBackward0", "ChunkBackward0", "IndexBackward0",
 })
-
-
-def leaves_of_node(node: Any) -> list:
-    class _R:  # a stand-in root whose grad_fn is `node`
-        grad_fn = node
-        requires_grad = True
-
-    out = []
-    seen: set[int] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n is None or id(n) in seen:
-            continue
-        seen.add(id(n))
-        var = getattr(n, "variable", None)
-        if var is not None:
-            out.append(var)
-            continue
-        for nxt, _ in reversed(n.next_functions):
-            if nxt is not None:
-                stack.append(nxt)
-    return out
 
 
 def _roots(kind: str, args: tuple, kwargs: dict) -> tuple[list, list]:
