@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from fix_corpus_support import Case, cases  # noqa: E402
 
 LAUNCH = REPO / "codemod" / "runtime" / "launch.py"
-CLI = [sys.executable, "-c", "import sys; from codemod.cli import main; sys.argv[0] = 'inplace-fix'; main()"]
+CLI = [sys.executable, "-c", "import sys; from inplace_fix.cli import main; sys.argv[0] = 'inplace-fix'; main()"]
 
 RESNET = '''\
 # A ResNet-18-sized CPU training step whose blocks apply ReLU(inplace=True) and THEN add
@@ -164,12 +164,15 @@ def compare_recordings(fixed: Path, reference: Path) -> dict[str, Any]:
 
 def changed_gradients_harm(recordings: dict[str, Any], case: Case, orig: Path, work: Path) -> dict[str, Any]:
     """For a fix that changes gradients on purpose: same first loss, and the loss confirms the new gradients."""
-    sys.path.insert(0, str(REPO))
-    from codemod.runtime import finite_difference as fd
+    from inplace_fix.finite_difference import STEP
+    from inplace_fix.launcher import finite_difference_check
+    from inplace_fix.request import Request
 
-    step = fd.STEP * 10
-    fixed = fd.check(str(work), [str(work / case.entry), *case.args], step)
-    original = fd.check(str(orig), [str(orig / case.entry), *case.args], step)
+    def check(folder: Path) -> dict[str, Any]:
+        return finite_difference_check(Request(script=case.entry, args=tuple(case.args), cwd=str(folder),
+                                               root=str(folder)), step=STEP * 10)
+
+    fixed, original = check(work), check(orig)
     out = {**recordings, "fd_fixed": fixed, "fd_original": original}
     out["harmful"] = not (recordings["first_loss_equal"] and fixed.get("ok") is True)
     out["fd_rejects_original"] = original.get("ok") is False

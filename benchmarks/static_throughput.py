@@ -78,7 +78,7 @@ def cli() -> list[str]:
     script = Path(sys.executable).with_name("inplace-fix")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from codemod.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from inplace_fix.cli import main; sys.exit(main())"]
 
 
 def py_files(root: Path) -> list[Path]:

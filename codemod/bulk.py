@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
-from codemod.discovery import Target
-from codemod.lint import FileResult, LintOptions, lint_file
+from inplace_fix.discovery import Target
+from inplace_fix.lint import FileResult, LintOptions, lint_file
 
 __all__ = ["IN_PROCESS_MAX", "Job", "default_jobs", "run_many"]
 
@@ -113,7 +113,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 def _preload(fix: bool) -> None:
     """Import the rules (and libcst when rewriting) once, before the fork, not once per worker."""
-    import transforms.api  # noqa: F401
+    import inplace_fix.transforms.api  # noqa: F401
 
     if fix:
         import libcst  # noqa: F401

@@ -1,8 +1,9 @@
-"""The command line: a thin click layer over the engine's Python API.
+"""The command line: a thin click layer over `inplace_fix.api`.
 
 `inplace-fix SCRIPT` (no sub-command) diagnoses a script; `run -m MODULE` does the
 same for a module; `scan` and `migrate` are the static commands. Every command
-returns one of the exit codes of DESIGN.md and never shows a traceback of its own.
+returns one of the exit codes of `inplace_fix.exit_codes` and never shows a
+traceback of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 
 import click
 
-from codemod import __version__
+from inplace_fix import __version__
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -72,9 +73,9 @@ def main() -> None:
                 pass
 
 
-# Each command lives in codemod/commands/, one module per family of commands.
-from codemod.commands.fix import fix_command, run_command  # noqa: E402
-from codemod.commands.static import migrate_command, scan_command  # noqa: E402
+# Each command lives in inplace_fix/commands/, one module per family of commands.
+from inplace_fix.commands.fix import fix_command, run_command  # noqa: E402
+from inplace_fix.commands.static import migrate_command, scan_command  # noqa: E402
 
 main.add_command(fix_command)
 main.add_command(run_command)

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inplace_fix.errors import InputError
+
 __all__ = ["ConfigError", "Config", "find_config", "load_config", "parse_codes", "resolve_rules"]
 
 SECTION = "inplace-fix"
 KNOWN_KEYS = ("exclude", "ignore", "select")
 
 
-class ConfigError(Exception):
+class ConfigError(InputError):
     """A configuration or option the user must correct; the message says how."""
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO
+from typing import IO, Any
 
-import click
+# The terminal's eight colors, as every terminal numbers them (foreground codes 30-37).
+_COLORS = {name: 30 + index for index, name in enumerate(
+    ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"))}
 
 
 def color_enabled(stream: IO[str] | None = None) -> bool:
@@ -27,14 +29,14 @@ class Console:
         self.stream = stream if stream is not None else sys.stdout
         self.color = color_enabled(self.stream) if color is None else color
 
-    def style(self, text: str, **styles: object) -> str:
-        """click.style when color is on; the plain text otherwise."""
-        return click.style(text, **styles) if self.color else text  # type: ignore[arg-type]
+    def style(self, text: str, fg: str | None = None, bold: bool = False) -> str:
+        """ANSI color and weight when color is on; the plain text otherwise."""
+        if not self.color or not (fg or bold):
+            return text
+        codes = (f"\x1b[{_COLORS[fg]}m" if fg else "") + ("\x1b[1m" if bold else "")
+        return f"{codes}{text}\x1b[0m"
 
-    def print(self, text: str = "", **styles: object) -> None:
+    def print(self, text: str = "", **styles: Any) -> None:
         self.stream.write(self.style(text, **styles) + "\n")
         self.stream.flush()
 
-
-def stderr_console() -> Console:
-    return Console(sys.stderr)

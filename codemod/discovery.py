@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemod.gitignore import IgnoreRule, is_ignored, parse_gitignore
+from inplace_fix.gitignore import IgnoreRule, is_ignored, parse_gitignore
 
 __all__ = ["SKIP_DIRS", "Discovered", "Target", "discover", "display_path", "is_excluded"]
 

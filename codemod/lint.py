@@ -13,12 +13,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codemod.fileio import SourceError, SourceFile, encode, read_source, write_atomic
-from codemod.render.diff import unified_diff
-from codemod.suppressions import is_suppressed, parse_suppressions
-from transforms.base import Finding, FixSafety, Position
+from inplace_fix.fileio import SourceError, SourceFile, encode, read_source, write_atomic
+from inplace_fix.patch import unified_diff
+from inplace_fix.suppressions import is_suppressed, parse_suppressions
+from inplace_fix.transforms.base import Finding, FixSafety, Position
 
-__all__ = ["LintOptions", "FileResult", "lint_file"]
+__all__ = ["LintOptions", "FileResult", "FileError", "lint_file"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,14 @@ class LintOptions:
     unsafe: bool = False  # also apply fixes whose safety is UNSAFE
     write: bool = False  # write rewritten files (migrate --apply)
     min_confidence: str = "medium"  # findings less sure than this are neither reported nor rewritten
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A path the run could not process (left alone), with the reason."""
+
+    path: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ def _syntax_reason(exc: SyntaxError) -> str:
 
 
 def _analyze(source: SourceFile, display: str, rules: Collection[str]) -> list[Finding]:
-    from transforms.api import analyze
+    from inplace_fix.transforms.api import analyze
 
     with warnings.catch_warnings():  # invalid escape sequences etc. are not our findings
         warnings.simplefilter("ignore")
@@ -108,7 +116,7 @@ def _rewrite(source: SourceFile, display: str, findings: list[Finding], options:
     if not targets:
         result["unfixed"] = tuple(unfixed)
         return
-    from transforms.api import rewrite
+    from inplace_fix.transforms.api import rewrite
 
     wanted: dict[str, set[Position]] = {}
     for finding in targets:

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemod.bulk import Job
-from codemod.config import Config, load_config, resolve_rules
-from codemod.discovery import discover
-from codemod.lint import LintOptions
-from codemod.render.findings import Problem
+from inplace_fix.bulk import Job
+from inplace_fix.config import Config, load_config, resolve_rules
+from inplace_fix.discovery import discover
+from inplace_fix.lint import LintOptions
+from inplace_fix.lint import FileError
 
 __all__ = ["WorkSet", "known_codes", "default_codes", "build_workset"]
 
@@ -25,18 +25,18 @@ class WorkSet:
     """The files to process with their options, and the paths that could not be used."""
 
     jobs: tuple[Job, ...]
-    problems: tuple[Problem, ...]
+    problems: tuple[FileError, ...]
 
 
 def known_codes() -> tuple[str, ...]:
-    from transforms.registry import ALL_RULES
+    from inplace_fix.transforms.registry import ALL_RULES
 
     return tuple(rule.code for rule in ALL_RULES)
 
 
 def default_codes() -> tuple[str, ...]:
     """Rules on by default in bulk mode (IPF005 is opt-in)."""
-    from transforms.registry import ALL_RULES
+    from inplace_fix.transforms.registry import ALL_RULES
 
     return tuple(rule.code for rule in ALL_RULES if rule.bulk_default)
 
@@ -58,13 +58,13 @@ def build_workset(
     for raw in paths:
         configs[raw] = load_config(cwd / raw, known)  # every config is validated before any work
     jobs: dict[Path, Job] = {}
-    problems: list[Problem] = []
+    problems: list[FileError] = []
     for raw in paths:
         config = configs[raw]
         options = LintOptions(rules=resolve_rules(config, select, ignore, defaults), fix=fix, unsafe=unsafe,
                               write=write, min_confidence=min_confidence)
         found = discover([raw], lambda _path, c=config: (c.root, c.exclude), cwd=cwd)
-        problems.extend(Problem(path, reason) for path, reason in found.errors)
+        problems.extend(FileError(path, reason) for path, reason in found.errors)
         for target in found.targets:
             jobs.setdefault(target.path.resolve(), (target, options))
     ordered = sorted(jobs.values(), key=lambda job: job[0].display)

@@ -13,12 +13,12 @@ LAUNCHER = REPO / "codemod" / "runtime" / "launch.py"
 
 
 def cli_command(console_script: bool = True) -> list[str]:
-    """The installed `inplace-fix` console script, else its entry point (`codemod.cli:main`) run by
+    """The installed `inplace-fix` console script, else its entry point (`inplace_fix.cli:main`) run by
     this interpreter, which skips a version-manager shim's start-up cost where many runs add up."""
     script = shutil.which("inplace-fix") if console_script else None
     if script:
         return [script]
-    return [sys.executable, "-c", "import sys; from codemod.cli import main; sys.argv[0] = 'inplace-fix'; main()"]
+    return [sys.executable, "-c", "import sys; from inplace_fix.cli import main; sys.argv[0] = 'inplace-fix'; main()"]
 
 
 def run_cli(*args: str, cwd: str | Path | None = None, timeout: float = 120,

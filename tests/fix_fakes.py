@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from codemod.fixer.runtime_client import RunResult
-from transforms.base import Position, RewriteResult
+from inplace_fix.report import Problem, Report
+from inplace_fix.transforms.base import Position, RewriteResult
+
+if TYPE_CHECKING:  # the planner's tests need no runtime client
+    from inplace_fix.fixer.runtime_client import RunResult
 
 _IADD = re.compile(r"^(?P<indent>[ \t]*)(?P<name>\w+) \+= (?P<rhs>.+?)(?P<eol>\r?\n?)$")
 
@@ -55,12 +59,26 @@ def problem(file: Path | str, line: int, rule: str = "IPF001", kind: str = "save
     return out
 
 
+def parsed(*problems: Mapping[str, Any], cwd: str | None = None) -> list[Problem]:
+    """The runtime's problem dicts as the engine reads them (`Problem.from_json`)."""
+    return [Problem.from_json(data, cwd or os.getcwd()) for data in problems]
+
+
+def parsed_report(data: Mapping[str, Any], cwd: str | None = None) -> Report:
+    """A runtime report dict as the engine reads it (`Report.from_json`)."""
+    return Report.from_json(data, cwd or os.getcwd())
+
+
 GOOD = {"backward_ok": True, "losses_equal": True, "grads_equal": True, "max_grad_diff": 0.0,
         "backward_calls": 3, "same_leaves": True}
 
 
 class ScriptedRuntime:
-    """Returns one prepared report per call (round 0 = the diagnosis/reference run)."""
+    """Returns one prepared report per call (round 0 = the diagnosis/reference run).
+
+    Each report is a runtime JSON dict, parsed as the launcher parses it (relative to the
+    request's cwd) and kept as `RunResult.data`.
+    """
 
     def __init__(self, reports: Sequence[dict[str, Any] | Callable[[], dict[str, Any]] | None],
                  timed_out: Sequence[bool] = ()) -> None:
@@ -69,12 +87,15 @@ class ScriptedRuntime:
         self.calls: list[dict[str, Any]] = []
 
     def __call__(self, target: Any, report: Path, **flags: Any) -> RunResult:
+        from inplace_fix.fixer.runtime_client import RunResult
+
         index = len(self.calls)
         self.calls.append(dict(flags))
         data = self.reports[index]
         data = data() if callable(data) else data
         slow = self.timed_out[index] if index < len(self.timed_out) else False
-        return RunResult(data, None if slow else 0, "", 0.01, slow)
+        parsed = None if data is None else Report.from_json(data, getattr(target, "cwd", None) or os.getcwd())
+        return RunResult(parsed, None if slow else 0, "", 0.01, slow, data)
 
 
 def report(problems: Sequence[dict[str, Any]] = (), verification: dict[str, Any] | None = None,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Collection, Mapping
 
-from transforms.base import Candidate, Finding, Position, RewriteResult
-from transforms.context import FileContext
-from transforms.registry import ALL_RULES, get_rule
+from inplace_fix.transforms.base import Candidate, Finding, Position, RewriteResult
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.registry import ALL_RULES, get_rule
 
 
 def _rules(select: Collection[str] | None):
@@ -49,7 +49,7 @@ def rewrite(source: str, targets: Mapping[str, Collection[Position]]) -> Rewrite
     if not plan:
         return RewriteResult(source=source)
     rules = {code: get_rule(code) for code in plan}
-    from transforms.rewriter import apply_rewrites  # imports libcst: only when something is rewritten
+    from inplace_fix.transforms.rewriter import apply_rewrites  # imports libcst: only when something is rewritten
 
     new_source, applied = apply_rewrites(source, plan, rules)
     return RewriteResult(

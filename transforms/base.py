@@ -9,6 +9,7 @@ character column of the node's start, as libcst's `PositionProvider` reports.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, ClassVar
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:  # libcst is only needed where a rewrite happens
     import libcst as cst
 
-    from transforms.context import FileContext
-    from transforms.rewriter import RewriteContext
+    from inplace_fix.transforms.context import FileContext
+    from inplace_fix.transforms.rewriter import RewriteContext
 
 
 class FixSafety(str, Enum):
@@ -106,6 +107,20 @@ class Candidate:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class FixTarget:
+    """For a problem the runtime found: where a rule's rewrite goes, and under which title.
+
+    `site` names the runtime site whose line holds the node (`modified_at`,
+    `construction_at`, `alias_at`, ...). A rule may name another rule here: the
+    statement is then rewritten by that rule (IPF005 hands `h.data.mul_(0.5)` to IPF002).
+    """
+
+    rule: str
+    site: str
+    title: str
+
+
 class Rule:
     """A rule is a small class that carries its own metadata and examples.
 
@@ -130,6 +145,12 @@ class Rule:
     # rewrite runs, so detection never imports libcst)
     expr_nodes: ClassVar[tuple[str, ...]] = ()
     statement_level: ClassVar[bool] = False  # fix_line is called for lines holding a target
+    # What the runtime fixer shows and asks: the fix's title as reports show it, what to
+    # change by hand when no rewrite applies, and the problem kinds this rule answers when
+    # the runtime names no rule.
+    title: ClassVar[str]
+    hand_fix: ClassVar[str]
+    runtime_kinds: ClassVar[tuple[str, ...]] = ()
 
     def candidates(self, ctx: "FileContext") -> list[Candidate]:
         """Every syntactic site, ignoring tensor evidence and context (used by `locate`)."""
@@ -142,6 +163,22 @@ class Rule:
     def relocate(self, ctx: "FileContext", line: int, col: int | None) -> Position | None:
         """For `locate`: the rewrite site when the runtime's line holds no candidate (the
         write happened through an alias created elsewhere). None by default."""
+        return None
+
+    def fix_targets(self, sites: Mapping[str, str]) -> tuple[FixTarget, ...]:
+        """For a problem the runtime answered with this rule: where the rewrite goes, best first.
+
+        `sites` maps each runtime site key the problem has (`modified_at`,
+        `construction_at`, `alias_at`, `data_at`, ...) to that site's source line. By
+        default the rewrite goes where the tensor was modified.
+        """
+        return (FixTarget(self.code, "modified_at", self.title),)
+
+    def alias_line(self, source: str, line: int, code: str) -> int | None:
+        """For the fixer, when nothing at a runtime site (`line`, holding `code`) can be
+        rewritten: the line above it that made the value written there (an alias), whose
+        node this rule rewrites instead. A looser, textual fallback for `relocate` (which
+        `locate` already tried). None by default."""
         return None
 
     def fix_expr(self, original: "cst.CSTNode", updated: "cst.CSTNode", rc: "RewriteContext") -> "cst.CSTNode | None":

@@ -8,8 +8,8 @@ inside a larger expression is refused: hoisting it would reorder evaluation.
 
 from __future__ import annotations
 
-from transforms.cstutil import dotted, is_reevaluable
-from transforms.lazycst import cst
+from inplace_fix.transforms.cstutil import dotted, is_reevaluable
+from inplace_fix.transforms.lazycst import cst
 
 
 def statement_call(small: cst.CSTNode) -> tuple[str, cst.Call] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from transforms.context import FileContext, Site, dotted
+from inplace_fix.transforms.context import FileContext, Site, dotted
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from itertools import accumulate
 from dataclasses import dataclass, field
 from typing import Union
 
-from transforms.base import Position
+from inplace_fix.transforms.base import Position
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Sequence
 
-from transforms.lazycst import cst
+from inplace_fix.transforms.lazycst import cst
 
 
 @cache

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from transforms.common import fresh_before
-from transforms.context import FileContext
-from transforms.cstutil import binary_operator_for, is_reevaluable, parenthesize_operand
-from transforms.evidence import Confidence, get_evidence
-from transforms.lazycst import cst
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from inplace_fix.transforms.common import fresh_before
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.cstutil import binary_operator_for, is_reevaluable, parenthesize_operand
+from inplace_fix.transforms.evidence import Confidence, get_evidence
+from inplace_fix.transforms.lazycst import cst
 
 _OPS = ("+", "-", "*", "/", "//", "%", "**", "@", "&", "|", "^", "<<", ">>")
 
@@ -31,6 +31,8 @@ class AugmentedAssignment(Rule):
     code: ClassVar[str] = "IPF001"
     name: ClassVar[str] = "augmented-assignment"
     message: ClassVar[str] = "augmented assignment modifies a tensor in place; rebind with `x = x op y`"
+    title: ClassVar[str] = "rewrite the augmented assignment out of place"
+    hand_fix: ClassVar[str] = "write `x = x + y` instead of `x += y`"
     explanation: ClassVar[str] = (
         "On a tensor, `x += y` calls `x.add_(y)`: it overwrites the storage of `x` and bumps its "
         "version counter. If an earlier operation saved `x` for its backward (relu, sigmoid, tanh, "

@@ -5,13 +5,13 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from transforms.callfix import rebind, targeted_call
-from transforms.common import call_form, fresh_before, is_chain, is_module_path
-from transforms.context import FileContext
-from transforms.data.inplace_tables import RNG_FILL_METHODS, TENSOR_METHOD_TWINS, TENSOR_METHODS_NO_TWIN
-from transforms.evidence import Confidence, get_evidence
-from transforms.lazycst import cst
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from inplace_fix.transforms.callfix import rebind, targeted_call
+from inplace_fix.transforms.common import call_form, fresh_before, is_chain, is_module_path
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.data.inplace_tables import RNG_FILL_METHODS, TENSOR_METHOD_TWINS, TENSOR_METHODS_NO_TWIN
+from inplace_fix.transforms.evidence import Confidence, get_evidence
+from inplace_fix.transforms.lazycst import cst
 
 _NO_TWIN = frozenset(TENSOR_METHODS_NO_TWIN)
 _RNG = frozenset(RNG_FILL_METHODS)
@@ -46,6 +46,8 @@ class InplaceMethod(Rule):
     code: ClassVar[str] = "IPF002"
     name: ClassVar[str] = "inplace-method"
     message: ClassVar[str] = "in-place Tensor method; rebind with its out-of-place twin (`x = x.add(y)`)"
+    title: ClassVar[str] = "call the out-of-place Tensor method and rebind the name"
+    hand_fix: ClassVar[str] = "write `x = x.op(...)` instead of `x.op_(...)`"
     explanation: ClassVar[str] = (
         "Methods ending in `_` (`add_`, `clamp_`, `masked_fill_`, `relu_`...) overwrite the tensor's "
         "storage and bump its version counter; if autograd saved that tensor (the output of "
@@ -274,7 +276,7 @@ def _saved_temporary(ctx: FileContext, recv: ast.Call) -> str | None:
     In-place ops and views return (a view of) their receiver: look through them to the
     tensor actually written. A fresh result is harmful only when its producer saved it.
     """
-    from transforms.evidence import ALIASING_METHODS
+    from inplace_fix.transforms.evidence import ALIASING_METHODS
 
     node: ast.AST = recv
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not is_module_path(

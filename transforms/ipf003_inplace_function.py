@@ -5,13 +5,13 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from transforms.callfix import rebind, targeted_call
-from transforms.common import call_form, is_chain
-from transforms.context import FileContext
-from transforms.data.inplace_tables import FUNCTIONAL_TWINS, TORCH_FUNCTION_TWINS
-from transforms.evidence import Confidence, get_evidence
-from transforms.lazycst import cst
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from inplace_fix.transforms.callfix import rebind, targeted_call
+from inplace_fix.transforms.common import call_form, is_chain
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.data.inplace_tables import FUNCTIONAL_TWINS, TORCH_FUNCTION_TWINS
+from inplace_fix.transforms.evidence import Confidence, get_evidence
+from inplace_fix.transforms.lazycst import cst
 
 
 def twin_of(qualname: str | None) -> str | None:
@@ -30,6 +30,8 @@ class InplaceFunction(Rule):
     code: ClassVar[str] = "IPF003"
     name: ClassVar[str] = "inplace-function"
     message: ClassVar[str] = "in-place torch function; rebind with its out-of-place twin (`x = torch.relu(x)`)"
+    title: ClassVar[str] = "call the out-of-place torch function and rebind the name"
+    hand_fix: ClassVar[str] = "call the out-of-place function (`torch.relu(x)` instead of `torch.relu_(x)`)"
     explanation: ClassVar[str] = (
         "`torch.relu_(x)`, `torch.sigmoid_(x)`, `F.relu_(x)`, `F.leaky_relu_(x)`... overwrite their first "
         "argument and bump its version counter, so an op that saved `x` for backward fails with "

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping
 from typing import ClassVar
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from transforms.common import call_form, comment_near_arg, is_chain
-from transforms.context import FileContext, dotted
-from transforms.cstutil import dotted as cst_dotted
-from transforms.cstutil import has_comment, is_true, keyword_index, remove_arg
-from transforms.data.inplace_tables import INPLACE_FLAG_FUNCTIONALS, INPLACE_FLAG_MODULES
-from transforms.evidence import Confidence, get_evidence
-from transforms.lazycst import cst
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, FixTarget, Position, Rule
+from inplace_fix.transforms.common import call_form, comment_near_arg, is_chain
+from inplace_fix.transforms.context import FileContext, dotted
+from inplace_fix.transforms.cstutil import dotted as cst_dotted
+from inplace_fix.transforms.cstutil import has_comment, is_true, keyword_index, remove_arg
+from inplace_fix.transforms.data.inplace_tables import INPLACE_FLAG_FUNCTIONALS, INPLACE_FLAG_MODULES
+from inplace_fix.transforms.evidence import Confidence, get_evidence
+from inplace_fix.transforms.lazycst import cst
 
 _FRESH_PRODUCERS = ("Conv", "Linear", "BatchNorm", "Norm", "Bilinear", "Embedding")
 
@@ -157,6 +158,8 @@ class InplaceFlag(Rule):
     code: ClassVar[str] = "IPF004"
     name: ClassVar[str] = "inplace-flag"
     message: ClassVar[str] = "`inplace=True` makes the activation/dropout overwrite its input; drop the flag"
+    title: ClassVar[str] = "drop inplace=True"
+    hand_fix: ClassVar[str] = "construct the module with `inplace=False` (or set `m.inplace = False`)"
     explanation: ClassVar[str] = (
         "`nn.ReLU(inplace=True)`, `nn.Dropout(p, True)`, `F.relu(x, inplace=True)`, `F.dropout(..., "
         "inplace=True)` and every layer built with `inplace=True` (`act_layer(inplace=True)`, config "
@@ -318,6 +321,47 @@ class InplaceFlag(Rule):
             findings.append(self.finding(ctx, cand, confidence=conf, note=note,
                                          safety=FixSafety.SAFE if self._safe(ctx, ev, site, kind) else FixSafety.UNSAFE))
         return findings
+
+    def fix_targets(self, sites: Mapping[str, str]) -> tuple[FixTarget, ...]:
+        """A module built in place is fixed where it was constructed (the flag is there, not at
+        the call that ran it); a functional call, where it ran."""
+        site = "construction_at" if "construction_at" in sites else "modified_at"
+        return (FixTarget(self.code, site, self.title),)
+
+    # -- config dicts, which the fixer traces from a builder's `cls(**cfg)` back up its stack --
+    @staticmethod
+    def is_config_literal(node: ast.AST) -> bool:
+        """`dict(..., inplace=True)` or `{..., "inplace": True}`: a layer config whose flag this
+        rule drops (whether it rewrites this very node is `locate`'s answer)."""
+        if isinstance(node, ast.Call):
+            return isinstance(node.func, ast.Name) and node.func.id == "dict" and any(
+                kw.arg == "inplace" and _is_true(kw.value) for kw in node.keywords)
+        return isinstance(node, ast.Dict) and dict_flag_index(node) is not None
+
+    @staticmethod
+    def config_type(node: ast.AST) -> tuple[str | None, bool]:
+        """(last name of a config literal's `type` value, whether it is a string):
+        `"mmcv.ReLU"` -> ("ReLU", True), `nn.ReLU` -> ("ReLU", False), computed -> (None, False).
+        A string names the class for sure; a name may be a variable (`type=act`)."""
+        if isinstance(node, ast.Call):
+            value = next((kw.value for kw in node.keywords if kw.arg == "type"), None)
+        elif isinstance(node, ast.Dict):
+            value = next((v for k, v in zip(node.keys, node.values) if _str_key(k) == "type"), None)
+        else:
+            return None, False
+        text = _str_key(value)
+        if text is not None:
+            return text.rsplit(".", 1)[-1] or None, True
+        if isinstance(value, ast.Attribute):
+            return value.attr, False
+        if isinstance(value, ast.Name):
+            return value.id, False
+        return None, False
+
+    @staticmethod
+    def config_position(ctx: FileContext, node: ast.AST) -> Position:
+        """Where this rule's rewrite of a config literal starts: the literal's own start."""
+        return ctx.position(node)
 
     def _safe(self, ctx: FileContext, ev, site, kind: str) -> bool:
         call = site.node

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import re
+from collections.abc import Mapping
 from typing import ClassVar
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Position, Rule
-from transforms.context import FileContext
-from transforms.evidence import get_evidence
-from transforms.lazycst import cst
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, FixTarget, Position, Rule
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.evidence import get_evidence
+from inplace_fix.transforms.ipf002_inplace_method import InplaceMethod
+from inplace_fix.transforms.lazycst import cst
 
 
 def _is_write(site) -> bool:
@@ -27,6 +30,9 @@ class DataAttribute(Rule):
     code: ClassVar[str] = "IPF005"
     name: ClassVar[str] = "data-attribute"
     message: ClassVar[str] = "`.data` bypasses autograd's checks; use `.detach()`"
+    title: ClassVar[str] = "use .detach() instead of .data so autograd sees the write"
+    hand_fix: ClassVar[str] = "use `.detach()` instead of `.data`, or make the operation visible to autograd"
+    runtime_kinds: ClassVar[tuple[str, ...]] = ("silent-data-mutation",)
     explanation: ClassVar[str] = (
         "`x.data` shares storage with `x` but not its version counter, so an in-place write through it "
         "(`h.data.mul_(0.5)`) corrupts values autograd saved and backward computes wrong gradients "
@@ -156,6 +162,45 @@ class DataAttribute(Rule):
             if names & written and (best is None or site.node.lineno > best.lineno):
                 best = site.node
         return ctx.position(best) if best is not None else None
+
+    # `h.data.mul_(0.5)` as a statement: the write itself can become visible, `h = h.mul(0.5)`
+    # (IPF002's rewrite; verified by the float64 finite-difference check)
+    DATA_WRITE_STATEMENT: ClassVar[re.Pattern[str]] = re.compile(r"^\s*[A-Za-z_][\w.]*\.data\.\w+_\(")
+    VISIBLE_TITLE: ClassVar[str] = (
+        "make the `.data` write visible to autograd: rebind the name to the out-of-place result")
+    _RECEIVER: ClassVar[re.Pattern[str]] = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*(\.|\[|[-+*/@]?=)")
+    _ALIAS_SEARCH_LINES: ClassVar[int] = 50
+
+    def fix_targets(self, sites: Mapping[str, str]) -> tuple[FixTarget, ...]:
+        """The `.data` read the runtime traced (`alias_at`, `data_at`) when it names one; a
+        `.data` write statement is handed to IPF002 so autograd sees the write; else the write."""
+        for key in ("alias_at", "data_at"):
+            if key in sites:
+                return (FixTarget(self.code, key, self.title),)
+        if self.DATA_WRITE_STATEMENT.match(sites.get("modified_at") or ""):
+            return (FixTarget(InplaceMethod.code, "modified_at", self.VISIBLE_TITLE),)
+        return (FixTarget(self.code, "modified_at", self.title),)
+
+    def alias_line(self, source: str, line: int, code: str) -> int | None:
+        """For a write through an alias (`act = h.data` ... `act.clamp_()`): the `.data` that made it.
+
+        The alias was created earlier, by the nearest assignment to the written name that
+        reads `.data`, in the lines above (same function).
+        """
+        match = self._RECEIVER.match(code or "")
+        if not match:
+            return None
+        creates = re.compile(rf"^\s*{re.escape(match.group('name'))}\s*=.*\.data\b")
+        lines = source.splitlines()
+        for number in range(line - 1, max(0, line - 1 - self._ALIAS_SEARCH_LINES), -1):
+            if number > len(lines):
+                continue  # a stale line number past the end of the file
+            text = lines[number - 1]
+            if re.match(r"\s*(async\s+)?def\s", text):
+                return None
+            if creates.match(text):
+                return number
+        return None
 
     def fix_expr(self, original: cst.CSTNode, updated: cst.CSTNode, rc) -> cst.CSTNode | None:
         if not isinstance(updated, cst.Attribute) or updated.attr.value != "data" or rc.is_store(original):

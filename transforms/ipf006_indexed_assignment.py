@@ -5,12 +5,12 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from transforms.common import fresh_before, in_suite, shares_line
-from transforms.context import FileContext
-from transforms.cstutil import has_comment
-from transforms.evidence import get_evidence
-from transforms.lazycst import cst
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from inplace_fix.transforms.common import fresh_before, in_suite, shares_line
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.cstutil import has_comment
+from inplace_fix.transforms.evidence import get_evidence
+from inplace_fix.transforms.lazycst import cst
 
 
 def subscript_root(target: ast.AST) -> ast.AST:
@@ -37,6 +37,8 @@ class IndexedAssignment(Rule):
     code: ClassVar[str] = "IPF006"
     name: ClassVar[str] = "indexed-assignment"
     message: ClassVar[str] = "indexed assignment writes into a tensor in place; clone it first (`x = x.clone()`)"
+    title: ClassVar[str] = "clone the tensor before the indexed assignment"
+    hand_fix: ClassVar[str] = "insert `x = x.clone()` before the indexed assignment"
     explanation: ClassVar[str] = (
         "`x[i] = v`, `x[mask] = v`, `x[:, 0] = 0` and `x[i] += v` call `x.__setitem__`, an in-place copy "
         "into `x`'s storage that bumps its version counter. If autograd saved `x` (the output of "

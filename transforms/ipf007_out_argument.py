@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from transforms.callfix import statement_call
-from transforms.common import call_form, comment_near_arg, is_chain
-from transforms.context import FileContext
-from transforms.cstutil import dotted as cst_dotted
-from transforms.cstutil import keyword_index, remove_arg
-from transforms.evidence import Confidence, get_evidence
-from transforms.lazycst import cst
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from inplace_fix.transforms.callfix import statement_call
+from inplace_fix.transforms.common import call_form, comment_near_arg, is_chain
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.cstutil import dotted as cst_dotted
+from inplace_fix.transforms.cstutil import keyword_index, remove_arg
+from inplace_fix.transforms.evidence import Confidence, get_evidence
+from inplace_fix.transforms.lazycst import cst
 
 
 def out_keyword(call: ast.Call) -> ast.keyword | None:
@@ -26,6 +26,8 @@ class OutArgument(Rule):
     code: ClassVar[str] = "IPF007"
     name: ClassVar[str] = "out-argument"
     message: ClassVar[str] = "`out=` writes into an existing tensor in place; assign the result instead"
+    title: ClassVar[str] = "assign the result instead of writing into out="
+    hand_fix: ClassVar[str] = "assign the result instead of passing `out=`"
     explanation: ClassVar[str] = (
         "`torch.matmul(x, w, out=buf)` resizes and overwrites `buf` in place: if autograd saved `buf`, "
         "backward fails, and out= is not differentiable when an input requires grad. Binding the "

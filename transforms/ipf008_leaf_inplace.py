@@ -5,13 +5,13 @@ from __future__ import annotations
 import ast
 from typing import ClassVar
 
-from transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from transforms.common import in_suite, is_module_path, shares_line
-from transforms.context import FileContext
-from transforms.data.inplace_tables import TENSOR_METHOD_TWINS, TENSOR_METHODS_NO_TWIN
-from transforms.evidence import get_evidence
-from transforms.ipf003_inplace_function import twin_of
-from transforms.lazycst import cst
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
+from inplace_fix.transforms.common import in_suite, is_module_path, shares_line
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.data.inplace_tables import TENSOR_METHOD_TWINS, TENSOR_METHODS_NO_TWIN
+from inplace_fix.transforms.evidence import get_evidence
+from inplace_fix.transforms.ipf003_inplace_function import twin_of
+from inplace_fix.transforms.lazycst import cst
 
 _METHODS = frozenset(TENSOR_METHOD_TWINS) | frozenset(TENSOR_METHODS_NO_TWIN)
 
@@ -36,6 +36,9 @@ class LeafInplace(Rule):
     code: ClassVar[str] = "IPF008"
     name: ClassVar[str] = "leaf-inplace"
     message: ClassVar[str] = "in-place op on a leaf tensor that requires grad; wrap it in `with torch.no_grad():`"
+    title: ClassVar[str] = "wrap the in-place update of the leaf in `with torch.no_grad():`"
+    hand_fix: ClassVar[str] = "wrap the update in `with torch.no_grad():`"
+    runtime_kinds: ClassVar[tuple[str, ...]] = ("leaf-modified",)
     explanation: ClassVar[str] = (
         "A leaf that requires grad (an nn.Parameter, a tensor created with requires_grad=True, "
         "`p` from `model.parameters()`) cannot be modified in place while autograd records: torch "

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from transforms.base import Rule
-from transforms.ipf001_augmented_assignment import AugmentedAssignment
-from transforms.ipf002_inplace_method import InplaceMethod
-from transforms.ipf003_inplace_function import InplaceFunction
-from transforms.ipf004_inplace_flag import InplaceFlag
-from transforms.ipf005_data_attribute import DataAttribute
-from transforms.ipf006_indexed_assignment import IndexedAssignment
-from transforms.ipf007_out_argument import OutArgument
-from transforms.ipf008_leaf_inplace import LeafInplace
+from inplace_fix.transforms.base import Rule
+from inplace_fix.transforms.ipf001_augmented_assignment import AugmentedAssignment
+from inplace_fix.transforms.ipf002_inplace_method import InplaceMethod
+from inplace_fix.transforms.ipf003_inplace_function import InplaceFunction
+from inplace_fix.transforms.ipf004_inplace_flag import InplaceFlag
+from inplace_fix.transforms.ipf005_data_attribute import DataAttribute
+from inplace_fix.transforms.ipf006_indexed_assignment import IndexedAssignment
+from inplace_fix.transforms.ipf007_out_argument import OutArgument
+from inplace_fix.transforms.ipf008_leaf_inplace import LeafInplace
 
 ALL_RULES: tuple[Rule, ...] = tuple(sorted(
     (AugmentedAssignment(), InplaceMethod(), InplaceFunction(), InplaceFlag(), DataAttribute(),
@@ -26,3 +26,8 @@ def get_rule(code: str) -> Rule:
         return _BY_CODE[code.upper()]
     except KeyError:
         raise KeyError(f"unknown rule code {code!r}; known: {', '.join(_BY_CODE)}") from None
+
+
+def rule_for_kind(kind: str) -> Rule | None:
+    """The rule that answers a runtime problem of `kind` when the runtime names no rule."""
+    return next((r for r in ALL_RULES if kind in r.runtime_kinds), None)

@@ -17,7 +17,7 @@ from typing import Collection, Mapping
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from transforms.base import Position, Rule
+from inplace_fix.transforms.base import Position, Rule
 
 
 class RewriteContext:
@@ -218,7 +218,7 @@ def _chunks(source: str) -> list[tuple[int, str]] | None:
 
 def _torch_alias(source: str) -> str | None:
     """The name bound to the torch module by a top-level import (for generated code)."""
-    from transforms.context import FileContext
+    from inplace_fix.transforms.context import FileContext
 
     try:
         return FileContext.build(source).torch_name()

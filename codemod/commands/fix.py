@@ -1,9 +1,9 @@
 """`inplace-fix SCRIPT` (the `fix` command) and `inplace-fix run -m MODULE`.
 
-A thin layer over codemod.diagnose: parse options, check the input (exit 2 with one
-line, nothing run), run the script under the runtime, print the diagnosis or the
-JSON report, and return DESIGN.md's exit code. With --json standard output holds
-the report only; the script's own output goes to standard error.
+A thin layer over `inplace_fix.api`: parse options, call `diagnose` or `fix`, print
+the diagnosis, the outcome or the JSON report, and return the exit code. Bad input
+is one line on stderr, exit 2, nothing run. With --json standard output holds the
+report only; the script's own output goes to standard error.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from codemod.console import Console
-from codemod.exit_codes import ExitCode
+from inplace_fix.console import Console
+from inplace_fix.exit_codes import ExitCode, exit_code_for
 
 __all__ = ["fix_command", "run_command"]
 
@@ -62,7 +62,7 @@ def _finite_timeout(ctx: click.Context, param: click.Parameter, value: float) ->
 
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options `fix` and `run` share (DESIGN.md, issues 3 and 4)."""
+    """The options `fix` and `run` share."""
     decorators = [
         click.option("--json", "json_output", is_flag=True,
                      help="Print the JSON report on stdout (the script's output goes to stderr)."),
@@ -92,7 +92,7 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _execute(**options: Any) -> int:
-    from codemod.signals import terminate_like_ctrl_c
+    from inplace_fix.signals import terminate_like_ctrl_c
 
     with terminate_like_ctrl_c():
         return _execute_inner(**options)
@@ -101,26 +101,34 @@ def _execute(**options: Any) -> int:
 def _execute_inner(*, script: str | None, module: str | None, script_args: tuple[str, ...], json_output: bool,
                    steps: int, timeout: float, python: str, root: str | None, anomaly: bool, apply_fix: bool,
                    max_rounds: int, unsafe_fixes: bool) -> int:
-    from codemod.diagnose import InputError, Request, check_request, diagnose, report_dict, to_json
+    """Every dynamic fix is verified by re-running, so `unsafe_fixes` changes nothing with --apply:
+    an aliasing rewrite that changes behaviour fails the gradient comparison and is undone."""
+    from inplace_fix import api
 
-    request = Request(script=script, module=module, args=tuple(script_args), steps=steps, timeout=timeout,
-                      python=python, root=root, anomaly=anomaly)
+    target = api.Target(script=script, module=module, args=tuple(script_args))
     try:
         if apply_fix:
-            return _apply(check_request(request), json_output=json_output, max_rounds=max_rounds,
-                          unsafe_fixes=unsafe_fixes)
+            outcome = api.fix(target, api.FixOptions(steps=steps, timeout=timeout, python=python, root=root,
+                                                     anomaly=anomaly, max_rounds=max_rounds))
+            return _show_outcome(outcome, json_output)
         # With --json the script's stdout goes to our stderr: stdout is the report's.
-        diagnosis = diagnose(request, stdout=sys.stderr if json_output else sys.stdout, stderr=sys.stderr)
-    except InputError as exc:
+        diagnosis = api.diagnose(target, api.RunOptions(steps=steps, timeout=timeout, python=python, root=root,
+                                                        anomaly=anomaly),
+                                 stdout=sys.stderr if json_output else sys.stdout, stderr=sys.stderr)
+    except api.InputError as exc:
         raise InputFailure(str(exc)) from None
-    code = exit_code(diagnosis.status)
+    return _show_diagnosis(diagnosis, json_output)
+
+
+def _show_diagnosis(diagnosis: Any, json_output: bool) -> int:
+    from inplace_fix.render.diagnosis import render_diagnosis
+    from inplace_fix.report import dumps
+
     if diagnosis.status == "script-error":
         _show_script_failure(diagnosis.script_error)
     if json_output:
-        click.echo(to_json(report_dict(diagnosis)))
+        click.echo(dumps(diagnosis.to_json()))
     else:
-        from codemod.render.diagnosis import render_diagnosis
-
         failed = diagnosis.status in ("script-error", "timeout") and not diagnosis.problems
         stream = sys.stderr if failed else sys.stdout
         sys.stdout.flush()
@@ -130,11 +138,31 @@ def _execute_inner(*, script: str | None, module: str | None, script_args: tuple
         if diagnosis.problems or diagnosis.status == "timeout":
             line = f"{diagnosis.request.target}: " + (diagnosis.message or "the script failed for another reason")
         else:  # the same line as without --json: the error's type, and no traceback promised that is not there
-            from codemod.render.diagnosis import render_diagnosis
-
             line = render_diagnosis(diagnosis, Console(sys.stderr, color=False)).strip()
         click.echo(f"inplace-fix: {line}", err=True)
-    return code
+    return int(exit_code_for(diagnosis.status))
+
+
+def _show_outcome(outcome: Any, json_output: bool) -> int:
+    """--apply: the script's output of the diagnosis run, then the outcome as text or JSON."""
+    from inplace_fix.render.outcome import render_outcome
+    from inplace_fix.report import dumps
+
+    # The script's own output (from the diagnosis run) goes to stderr under --json, else stdout.
+    script_out = sys.stderr if json_output else sys.stdout
+    if outcome.output:
+        script_out.write(outcome.output)
+        script_out.flush()
+    if json_output:
+        sys.stdout.write(dumps(outcome.to_json()) + "\n")
+        sys.stdout.flush()
+        if outcome.status in ("script-error", "timeout"):
+            sys.stderr.write(f"inplace-fix: {outcome.script}: {outcome.why}\n")
+    else:
+        stream = sys.stderr if outcome.status in ("script-error", "timeout") else sys.stdout
+        stream.write(render_outcome(outcome, Console(stream)))
+        stream.flush()
+    return int(outcome.exit_code)
 
 
 def _show_script_failure(error: Any) -> None:
@@ -163,22 +191,6 @@ def _strip_runner_frames(text: str) -> str:
     while (match := _RUNNER_FRAME.match(body)) is not None:
         body = body[match.end():]
     return head + body
-
-
-def exit_code(status: str) -> int:
-    """DESIGN.md's exit code for a report status."""
-    if status == "clean" or status == "fixed":
-        return int(ExitCode.OK)
-    if status in ("script-error", "timeout"):
-        return int(ExitCode.SCRIPT_FAILED)
-    return int(ExitCode.FOUND)
-
-
-def _apply(request: Any, *, json_output: bool, max_rounds: int, unsafe_fixes: bool) -> int:
-    """--apply: the fixer does the work (rounds, verify, rollback) and prints its own report."""
-    from codemod.fixer.apply import run_apply
-
-    return int(run_apply(request, json_output=json_output, max_rounds=max_rounds, unsafe_fixes=unsafe_fixes))
 
 
 FIX_HELP = f"""Run SCRIPT, find the in-place operation that breaks backward, and show the fix.

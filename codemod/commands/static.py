@@ -1,7 +1,7 @@
 """`inplace-fix scan` (static lint) and `inplace-fix migrate` (static bulk rewrite).
 
 Neither runs, imports nor executes the code it reads, and neither imports torch.
-Exit codes (DESIGN.md): 0 nothing found / everything fixed; 1 findings left
+Exit codes: 0 nothing found / everything fixed; 1 findings left
 (scan: any finding; migrate: changes pending in a dry run, unsafe fixes skipped,
 findings with no automatic fix); 2 input errors (bad option or config, a path
 that does not exist, a file that cannot be read, decoded, parsed or rewritten),
@@ -14,13 +14,13 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import click
 
-from codemod.console import Console
-from codemod.exit_codes import ExitCode
-from codemod.signals import terminate_like_ctrl_c
+from inplace_fix.console import Console
+from inplace_fix.exit_codes import ExitCode
+from inplace_fix.signals import terminate_like_ctrl_c
 
 FORMATS = ("text", "json", "github", "sarif")
 PROGRESS_MIN_FILES = 100  # a bar for fewer files only flickers
@@ -31,8 +31,8 @@ CONFIDENCE_LEVELS = ("low", "medium", "high")
 
 def _codes_option(name: str, help_text: str) -> Callable:
     def validate(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[str, ...]:
-        from codemod.config import ConfigError, parse_codes
-        from codemod.workset import known_codes
+        from inplace_fix.config import ConfigError, parse_codes
+        from inplace_fix.workset import known_codes
 
         try:
             return parse_codes(values, known_codes(), f"--{name}")
@@ -61,35 +61,36 @@ def _exit(code: int) -> None:
 
 
 @contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr, only on a terminal and only for long runs."""
-    if total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
-        yield None
-        return
-    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-        yield bar.update
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr, only on a terminal and only for long runs (fed by the API's callback)."""
+    bar: list[Any] = []
 
-
-def _workset(paths: Sequence[str], select: Sequence[str], ignore: Sequence[str], **options: object):
-    from codemod.config import ConfigError
-    from codemod.workset import build_workset
+    def update(done: int, total: int) -> None:
+        if not bar:
+            if total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
+                bar.append(None)
+            else:
+                bar.append(click.progressbar(length=total, label=label, file=sys.stderr).__enter__())
+        if bar[0] is not None:
+            bar[0].update(done - bar[0].pos)
 
     try:
-        return build_workset(paths, select or None, ignore, **options)
-    except ConfigError as exc:
+        yield update
+    finally:
+        if bar and bar[0] is not None:
+            bar[0].__exit__(None, None, None)
+
+
+def _run(call: Callable[..., Any], paths: Sequence[str], options: Any, label: str, **kw: Any) -> Any:
+    """The API call under Ctrl-C/SIGTERM handling and a progress bar; a config error is exit 2."""
+    from inplace_fix import api
+
+    try:
+        with terminate_like_ctrl_c(), _progress(label) as progress:
+            return call(list(paths), options, progress=progress, **kw)
+    except api.InputError as exc:
         Console(sys.stderr).print(f"Error: {exc}")
         _exit(ExitCode.USAGE)
-
-
-def _run(workset, jobs: int | None, label: str):
-    from codemod.bulk import run_many
-    from codemod.render.findings import Problem
-
-    with terminate_like_ctrl_c(), _progress(len(workset.jobs), label) as on_done:
-        results = run_many(workset.jobs, jobs=jobs, on_done=on_done)
-    problems = list(workset.problems)
-    problems += [Problem(r.display, r.error) for r in results if r.error]
-    return results, problems
 
 
 @click.command("scan")
@@ -104,13 +105,13 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
     Exit codes: 0 no findings, 1 findings, 2 input error (bad option or config,
     missing path, a file that cannot be read or parsed; the others are still scanned).
     """
-    from codemod.render import findings as render
-    from codemod.render.summary import problem_lines, scan_summary
+    from inplace_fix import api
+    from inplace_fix.render import findings as render
+    from inplace_fix.render.summary import problem_lines, scan_summary
 
-    workset = _workset(paths, select, ignore, min_confidence=min_confidence)
-    results, problems = _run(workset, jobs, "scan")
-    findings = [f for r in results for f in r.findings]
-    suppressed = sum(r.suppressed for r in results)
+    options = api.StaticOptions(select=select, ignore=ignore, min_confidence=min_confidence, jobs=jobs)
+    result = _run(api.scan, paths, options, "scan")
+    results, problems, findings, suppressed = result.files, result.errors, list(result.findings), result.suppressed
     out, err = Console(sys.stdout), Console(sys.stderr)
     if fmt == "text":
         sys.stdout.write(render.render_text(findings, out))
@@ -119,7 +120,7 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
     elif fmt == "github":
         sys.stdout.write(render.render_github(findings, problems))
     else:
-        from transforms.registry import ALL_RULES
+        from inplace_fix.transforms.registry import ALL_RULES
 
         sys.stdout.write(render.render_sarif(findings, problems, ALL_RULES, Path.cwd()))
     sys.stdout.flush()
@@ -150,12 +151,14 @@ def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tup
                 2 input error (bad option or config, missing path, a file that
                   cannot be read, parsed or rewritten; the others are still processed).
     """
-    from codemod.render.diff import colorize
-    from codemod.render.summary import by_rule, migrate_summary, problem_lines
+    from inplace_fix import api
+    from inplace_fix.render.diff import colorize
+    from inplace_fix.render.summary import by_rule, migrate_summary, problem_lines
 
-    workset = _workset(paths, select, ignore, fix=True, unsafe=unsafe_fixes, write=apply,
-                       min_confidence=min_confidence)
-    results, problems = _run(workset, jobs, "migrate")
+    options = api.StaticOptions(select=select, ignore=ignore, min_confidence=min_confidence, jobs=jobs,
+                                unsafe_fixes=unsafe_fixes)
+    migration = _run(api.migrate, paths, options, "migrate", apply=apply)
+    results, problems = migration.files, migration.errors
     out, err = Console(sys.stdout), Console(sys.stderr)
     for result in results:
         if not result.changed:
@@ -178,5 +181,4 @@ def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tup
         err.print(line)
     err.stream.write(migrate_summary(results, len(problems), apply))
     err.stream.flush()
-    pending = any(r.unsafe_skipped or r.unfixed or (r.changed and not apply) for r in results)
-    _exit(ExitCode.USAGE if problems else ExitCode.FOUND if pending else ExitCode.OK)
+    _exit(ExitCode.USAGE if problems else ExitCode.FOUND if migration.pending else ExitCode.OK)

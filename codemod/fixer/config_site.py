@@ -16,13 +16,18 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
-from codemod.fixer.model import PlannedFix, Unfixable
-from codemod.fixer.sites import display, editable, resolve
+from inplace_fix.fixer.model import PlannedFix, Unfixable
+from inplace_fix.paths import display_path, editable, resolve
+from inplace_fix.report import Problem
+from inplace_fix.transforms.base import FixTarget
+from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.ipf004_inplace_flag import InplaceFlag
 
-RULE = "IPF004"
+RULE = InplaceFlag.code  # the rule whose config-literal matching this search uses, and whose rewrite it plans
 SITE = "config_literal"  # PlannedFix.site: the node was found by this search, not at a runtime site
+_CONSTRUCTION = "construction_at"
 
 Locate = Callable[[str, str, int, "int | None"], Any]
 ReadText = Callable[[Path], str]
@@ -50,7 +55,13 @@ class Ambiguous:
     candidates: tuple[ConfigLiteral, ...]
 
 
-def plan_config_literal(index: int, problem: Mapping[str, Any], root: Path, locate: Locate, read: ReadText,
+def applies(target: FixTarget) -> bool:
+    """The search complements a rewrite at a module's construction: a builder's `cls(**cfg)`
+    holds no flag to drop, the literal that reached it does."""
+    return target.rule == RULE and target.site == _CONSTRUCTION
+
+
+def plan_config_literal(index: int, problem: Problem, root: Path, locate: Locate, read: ReadText,
                         title: str) -> PlannedFix | Unfixable | None:
     """The IPF004 rewrite of the config literal that built the problem's module.
 
@@ -67,7 +78,7 @@ def plan_config_literal(index: int, problem: Mapping[str, Any], root: Path, loca
                       title=title, site=SITE)
 
 
-def search(problem: Mapping[str, Any], locate: Locate, read: ReadText) -> ConfigLiteral | Ambiguous | None:
+def search(problem: Problem, locate: Locate, read: ReadText) -> ConfigLiteral | Ambiguous | None:
     """Walk the construction's stack outward, strongest evidence first.
 
     Tiers, each over every frame innermost first: a literal inside the statement a frame was
@@ -96,12 +107,12 @@ def search(problem: Mapping[str, Any], locate: Locate, read: ReadText) -> Config
     return None
 
 
-def _frames(problem: Mapping[str, Any]) -> list[tuple[Path, int]]:
-    stack = problem.get("construction_stack") or [problem.get("construction_at")]
+def _frames(problem: Problem) -> list[tuple[Path, int]]:
+    stack = problem.construction_stack or (problem.construction_at,)
     out: list[tuple[Path, int]] = []
     for site in stack:
-        if isinstance(site, Mapping) and site.get("file") and site.get("line"):
-            frame = (resolve(site["file"]), int(site["line"]))
+        if site is not None and site.path and site.line:
+            frame = (resolve(site.path), site.line)
             if frame not in out:
                 out.append(frame)
     return out
@@ -134,36 +145,30 @@ def _decide(group: list[ConfigLiteral], module: str | None, names: set[str]) -> 
 class _File:
     """One parsed stack file and the config literals IPF004 would rewrite in it."""
 
-    def __init__(self, path: Path, text: str, tree: ast.Module, locate: Locate) -> None:
-        self.path, self.text, self.tree, self.locate = path, text, tree, locate
-        self.lines = text.splitlines()
-        self.nodes = {id(node) for node in ast.walk(tree) if _is_config_literal(node)}
-        self.bound = _bound_names(tree) if self.nodes else {}
+    def __init__(self, path: Path, ctx: FileContext, locate: Locate) -> None:
+        self.path, self.ctx, self.tree, self.locate = path, ctx, ctx.tree, locate
+        self.nodes = {id(node) for node in ast.walk(self.tree) if InplaceFlag.is_config_literal(node)}
+        self.bound = _bound_names(self.tree) if self.nodes else {}
         self._confirmed: dict[int, ConfigLiteral | None] = {}
 
     def _literal(self, node: ast.AST) -> ConfigLiteral | None:
         """The literal when IPF004 would rewrite exactly this node (asked once per node)."""
         if id(node) not in self._confirmed:
-            col = self._char_col(node.lineno, node.col_offset)
-            position = self.locate(self.text, RULE, node.lineno, col)
-            ok = position is not None and (position.line, position.col) == (node.lineno, col)
-            type_name, is_string = _type_name(node)
+            start = InplaceFlag.config_position(self.ctx, node)
+            position = self.locate(self.ctx.source, RULE, start.line, start.col)
+            ok = position is not None and (position.line, position.col) == (start.line, start.col)
+            type_name, is_string = InplaceFlag.config_type(node)
             self._confirmed[id(node)] = ConfigLiteral(
-                self.path, node.lineno, col, type_name, is_string, self.bound.get(id(node)),
-                self.lines[node.lineno - 1].strip()) if ok else None
+                self.path, start.line, start.col, type_name, is_string, self.bound.get(id(node)),
+                self.ctx.source_line(start.line).strip()) if ok else None
         return self._confirmed[id(node)]
 
     @classmethod
     def load(cls, path: Path, locate: Locate, read: ReadText) -> "_File | None":
         try:
-            text = read(path)
-            return cls(path, text, ast.parse(text), locate)
+            return cls(path, FileContext.build(read(path), str(path)), locate)
         except Exception:  # unreadable or unparsable: this frame offers nothing to rewrite
             return None
-
-    def _char_col(self, line: int, byte_col: int) -> int:
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
 
     def literals_in(self, tier: str, line: int) -> list[ConfigLiteral]:
         """The literals of one tier for a frame at `line`, in source order."""
@@ -192,40 +197,6 @@ class _File:
                 if default is not None:
                     nodes.extend(ast.walk(default))
         return {n.id for n in nodes if isinstance(n, ast.Name)}
-
-
-def _is_config_literal(node: ast.AST) -> bool:
-    if isinstance(node, ast.Call):
-        return isinstance(node.func, ast.Name) and node.func.id == "dict" and any(
-            kw.arg == "inplace" and _is_true(kw.value) for kw in node.keywords)
-    if isinstance(node, ast.Dict):
-        return any(_str(key) == "inplace" and _is_true(value) for key, value in zip(node.keys, node.values))
-    return False
-
-
-def _is_true(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and node.value is True
-
-
-def _str(node: ast.AST | None) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-
-
-def _type_name(node: ast.AST) -> tuple[str | None, bool]:
-    """(last name of the `type` value, whether it is a string): `"mmcv.ReLU"` -> ("ReLU", True),
-    `nn.ReLU` -> ("ReLU", False); anything computed -> (None, False)."""
-    if isinstance(node, ast.Call):
-        value = next((kw.value for kw in node.keywords if kw.arg == "type"), None)
-    else:
-        value = next((v for k, v in zip(node.keys, node.values) if _str(k) == "type"), None)
-    text = _str(value)
-    if text is not None:
-        return text.rsplit(".", 1)[-1] or None, True
-    if isinstance(value, ast.Attribute):
-        return value.attr, False
-    if isinstance(value, ast.Name):
-        return value.id, False
-    return None, False
 
 
 def _bound_names(tree: ast.Module) -> dict[int, str]:
@@ -277,25 +248,26 @@ def _function_nodes(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[as
 
 
 def _where(literal: ConfigLiteral) -> str:
-    return f"{display(literal.file)}:{literal.line} (`{literal.code}`)"
+    return f"{display_path(literal.file)}:{literal.line} (`{literal.code}`)"
 
 
-def _built(problem: Mapping[str, Any]) -> str:
-    site = problem.get("construction_at") or {}
-    what = f"the in-place {problem['module']}" if problem.get("module") else "the in-place module"
-    if not site.get("file"):
+def _built(problem: Problem) -> str:
+    site = problem.construction_at
+    module = problem.get("module")
+    what = f"the in-place {module}" if module else "the in-place module"
+    if site is None or not site.path:
         return what
-    return f"{what} built at {display(site['file'])}:{site.get('line')} (`{(site.get('code') or '').strip()}`)"
+    return f"{what} built at {site.file()}:{site.line} (`{site.code.strip()}`)"
 
 
-def ambiguous_advice(problem: Mapping[str, Any], found: Ambiguous) -> str:
+def ambiguous_advice(problem: Problem, found: Ambiguous) -> str:
     lines = "; ".join(_where(lit) for lit in found.candidates)
     return (f"{_built(problem)} takes `inplace=True` from a config dict, and more than one literal could "
             f"have reached it: {lines}. Change the one that builds it by hand: drop `inplace=True` "
             "(or set it to False).")
 
 
-def outside_advice(problem: Mapping[str, Any], literal: ConfigLiteral, root: str) -> str:
+def outside_advice(problem: Problem, literal: ConfigLiteral, root: str) -> str:
     return (f"{_built(problem)} takes `inplace=True` from the config dict at {_where(literal)}, outside "
             f"the project root {root}; files there are never edited. Change it by hand: pass a config "
             "with `inplace=False`, or drop the flag where the dict is written.")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from codemod.fileio import SourceFile, encode, read_source, restore, write_atomic
-from codemod.fixer.model import FileEdit, PlannedFix
-from codemod.fixer.planner import targets
-from codemod.fixer.sites import display
-from codemod.render.diff import unified_diff
+from inplace_fix.fileio import SourceFile, encode, read_source, restore, write_atomic
+from inplace_fix.fixer.model import FileEdit, PlannedFix
+from inplace_fix.paths import display_path
+from inplace_fix.patch import unified_diff
 
 # rewrite(source, {code: [Position]}) -> RewriteResult(source, applied)
 Rewrite = Callable[[str, Mapping[str, Any]], Any]
@@ -20,9 +19,25 @@ class EditError(Exception):
 
 
 def _default_rewrite() -> Rewrite:
-    from transforms.api import rewrite
+    from inplace_fix.transforms.api import rewrite
 
     return rewrite
+
+
+def targets(fixes: Sequence[PlannedFix]) -> dict[Path, dict[str, list[Any]]]:
+    """Per file, per rule, the distinct node positions to rewrite (sorted, no duplicates)."""
+    from inplace_fix.transforms.base import Position
+
+    out: dict[Path, dict[str, list[Any]]] = {}
+    for fix in fixes:
+        per_rule = out.setdefault(fix.file, {}).setdefault(fix.rule, [])
+        position = Position(fix.line, fix.col)
+        if position not in per_rule:
+            per_rule.append(position)
+    for per_rule in out.values():
+        for positions in per_rule.values():
+            positions.sort()
+    return dict(sorted(out.items()))
 
 
 def build_edits(fixes: Sequence[PlannedFix], rewrite: Rewrite | None = None,
@@ -47,7 +62,7 @@ def build_edits(fixes: Sequence[PlannedFix], rewrite: Rewrite | None = None,
         if after == source.text:
             declined.extend(fix for fix in mine if fix not in declined)
             continue
-        shown = display(path, cwd)
+        shown = display_path(path, cwd)
         edits.append(FileEdit(path=path, display=shown, before=source.text, after=after,
                               data=encode(source, after), diff=unified_diff(shown, source.text, after),
                               fixes=tuple(fix for fix in mine if fix not in declined)))

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-
-@dataclass(frozen=True)
-class Site:
-    """A place in a source file as the runtime reported it (1-based line, 0-based col)."""
-
-    file: Path
-    line: int
-    col: int | None = None
-    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,8 +31,11 @@ class Unfixable:
 class Plan:
     """Everything the planner decided for one round, in problem order."""
 
-    fixes: tuple[PlannedFix, ...] = ()
+    fixes: tuple[PlannedFix, ...] = ()  # one per fixable problem: the first candidate that located
     unfixable: tuple[Unfixable, ...] = ()
+    # every further candidate that located, in the planner's order (same `problem` index as
+    # the fix it could replace), so a caller can try another rewrite without planning again
+    alternatives: tuple[PlannedFix, ...] = ()
 
     def for_problem(self, index: int) -> PlannedFix | Unfixable | None:
         for item in (*self.fixes, *self.unfixable):
@@ -74,17 +66,3 @@ class Verdict:
     why: str  # the reason in words (shown when not verified; a note otherwise)
     values_compared: bool = True
     method: str = "reference"  # reference | leaf-gradient | finite-difference
-
-
-@dataclass(frozen=True)
-class RoundRecord:
-    """One round of --apply: the problems the run found and what was written for them."""
-
-    number: int
-    problems: tuple[dict[str, Any], ...]
-    fixes: tuple[PlannedFix, ...]
-    unfixable: tuple[Unfixable, ...]
-    files: tuple[str, ...]
-    verification: dict[str, Any] | None = None
-    status: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)

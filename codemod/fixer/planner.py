@@ -1,64 +1,40 @@
 """Choose, for each diagnosed problem, the rule and the exact node to rewrite.
 
-The runtime names the sites (modified_at, saved_at, construction_at); the rule's
-`locate` turns a site into the start of the node it would rewrite. Only the sites
-that caused a problem are planned: harmless in-place code stays (it saves memory).
+The runtime names the sites (modified_at, saved_at, construction_at); the rule that
+answers the problem says which of them holds its node (`Rule.fix_targets`), and the
+rule's `locate` turns a site into the start of the node it would rewrite. Only the
+sites that caused a problem are planned: harmless in-place code stays (it saves memory).
+
+A problem may get several candidate rewrites, from several rules, in this order: the
+rule's targets, then an alias search above each target's site (`Rule.alias_line`),
+then a config-literal search up the construction stack (config_site.py). The first
+that locates is the plan; every further one is kept as an alternative. No table here
+knows a rule: titles, hand-fix advice, kinds and sites all come from the rules.
 """
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
-from codemod.fixer import advice
-from codemod.fixer.model import Plan, PlannedFix, Unfixable
-from codemod.fixer.sites import editable, resolve
+from inplace_fix.fixer import advice, config_site
+from inplace_fix.fixer.model import Plan, PlannedFix, Unfixable
+from inplace_fix.paths import editable, resolve
+from inplace_fix.report import Problem, Report, Site
+from inplace_fix.transforms.base import FixTarget, Rule
+from inplace_fix.transforms.registry import get_rule, rule_for_kind
 
 # locate(source, code, line, col) -> Position | None (transforms.api.locate)
 Locate = Callable[[str, str, int, "int | None"], Any]
 ReadText = Callable[[Path], str]
 
-TITLES = {
-    "IPF001": "rewrite the augmented assignment out of place",
-    "IPF002": "call the out-of-place Tensor method and rebind the name",
-    "IPF003": "call the out-of-place torch function and rebind the name",
-    "IPF004": "drop inplace=True",
-    "IPF005": "use .detach() instead of .data so autograd sees the write",
-    "IPF006": "clone the tensor before the indexed assignment",
-    "IPF007": "assign the result instead of writing into out=",
-    "IPF008": "wrap the in-place update of the leaf in `with torch.no_grad():`",
-}
-
-_KIND_RULE = {"leaf-modified": "IPF008", "silent-data-mutation": "IPF005"}
-
-# `h.data.mul_(0.5)` as a statement: the write itself can become visible, `h = h.mul(0.5)`
-_DATA_WRITE_STATEMENT = re.compile(r"^\s*[A-Za-z_][\w.]*\.data\.\w+_\(")
-VISIBLE_TITLE = "make the `.data` write visible to autograd: rebind the name to the out-of-place result"
-
-
-def rule_of(problem: Mapping[str, Any]) -> str | None:
-    """The IPF code the runtime believes applies (or the one its kind implies)."""
-    rule = problem.get("rule")
-    if not rule:
-        rule = (problem.get("fix") or {}).get("rule") or _KIND_RULE.get(problem.get("kind", ""))
-    return rule or None
-
-
-def site_of(problem: Mapping[str, Any], rule: str | None) -> tuple[str, Mapping[str, Any] | None]:
-    """Which runtime site holds the node to rewrite, per rule (issue 4, planner)."""
-    if rule == "IPF004" and problem.get("construction_at"):
-        return "construction_at", problem["construction_at"]
-    if rule == "IPF005":
-        for key in ("alias_at", "data_at"):
-            if problem.get(key):
-                return key, problem[key]
-    return "modified_at", problem.get("modified_at")
+ALIAS_SEARCH = "alias_search"  # PlannedFix.site: found above the runtime's site, not at it
 
 
 def _default_locate() -> Locate:
     try:
-        from transforms.api import locate  # imported late: libcst loads only when something is planned
+        from inplace_fix.transforms.api import locate  # imported late: libcst loads only when something is planned
     except ImportError as exc:  # a broken installation: every problem explains it instead of a traceback
         error = exc
 
@@ -69,124 +45,158 @@ def _default_locate() -> Locate:
 
 
 def _default_read(path: Path) -> str:
-    from codemod.fileio import read_source
+    from inplace_fix.fileio import read_source
 
     return read_source(path).text
 
 
-def _title(rule: str) -> str:
+def _rule(code: str) -> Rule | None:
     try:
-        from transforms.registry import get_rule
-
-        message = getattr(get_rule(rule), "message", "")
-    except Exception:  # the registry is optional for planning: fall back to our words
-        message = ""
-    return TITLES.get(rule, message or f"apply {rule}")
-
-
-_RECEIVER = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*(\.|\[|[-+*/@]?=)")
-_SEARCH_LINES = 50
-
-
-def _data_alias(text: str, site: Mapping[str, Any], rule: str, locate: Locate) -> Any:
-    """For a write through an alias (`act = h.data` ... `act.clamp_()`): the `.data` that made it.
-
-    The runtime names the write; the alias was created earlier, by the nearest assignment
-    to the written name that reads `.data`, in the lines above (same function).
-    """
-    match = _RECEIVER.match(site.get("code") or "")
-    if not match:
+        return get_rule(code)
+    except KeyError:  # a code this installation does not know (a newer runtime)
         return None
-    name = re.escape(match.group("name"))
-    creates = re.compile(rf"^\s*{name}\s*=.*\.data\b")
-    lines = text.splitlines()
-    line = int(site["line"])
-    for number in range(line - 1, max(0, line - 1 - _SEARCH_LINES), -1):
-        code = lines[number - 1]
-        if re.match(r"\s*(async\s+)?def\s", code):
-            return None
-        if creates.match(code):
-            return locate(text, rule, number, None)
-    return None
 
 
-def plan_problem(index: int, problem: Mapping[str, Any], report: Mapping[str, Any], root: Path,
-                 locate: Locate, read: ReadText) -> PlannedFix | Unfixable:
-    """One problem -> one rewrite, or the reason none applies."""
-    rule = rule_of(problem)
-    key, site = site_of(problem, rule)
+def rule_of(problem: Problem) -> str | None:
+    """The IPF code the runtime believes applies (or the one its kind implies)."""
+    code = problem.rule or (problem.fix.rule if problem.fix else None)
+    if not code:
+        rule = rule_for_kind(problem.kind)
+        code = rule.code if rule is not None else None
+    return code or None
+
+
+def fix_targets(problem: Problem, code: str | None = None) -> tuple[FixTarget, ...]:
+    """Where the answering rule's rewrite goes, best first; () when no rule answers.
+
+    `code` defaults to `rule_of(problem)`. An unknown code keeps one target at the write,
+    so `locate` explains why it has no rewrite.
+    """
+    code = rule_of(problem) if code is None else code
+    if not code:
+        return ()
+    rule = _rule(code)
+    if rule is None:
+        return (FixTarget(code, "modified_at", f"apply {code}"),)
+    return rule.fix_targets({key: site.code for key, site in problem.sites.items()})
+
+
+def _usable(site: Site | None) -> bool:
+    """The runtime gave a file and a line (a site without a file parses to the cwd itself)."""
+    return site is not None and site.line > 0 and bool(site.path) and not os.path.isdir(site.path)
+
+
+def _add(found: list[PlannedFix], fix: PlannedFix) -> None:
+    """Keep one candidate per node: a search may find the node a target already located."""
+    if not any((f.rule, f.file, f.line, f.col) == (fix.rule, fix.file, fix.line, fix.col) for f in found):
+        found.append(fix)
+
+
+def plan_candidates(index: int, problem: Problem, report: Report | None, root: Path, locate: Locate,
+                    read: ReadText) -> tuple[PlannedFix, ...] | Unfixable:
+    """Every rewrite that answers one problem, best first (never empty), or why none applies.
+
+    Why none applies is said for the best target: its site is missing or outside the
+    project, its file unreadable, the config search ambiguous, or no node there.
+    """
     if advice.is_optimizer_step(problem):
         return Unfixable(index, advice.optimizer_step(problem, report))
     if advice.is_parameter_data_update(problem):
         return Unfixable(index, advice.parameter_data_update(problem, report))
     if advice.is_ambiguous_view(problem):
         return Unfixable(index, advice.ambiguous_view(problem))
-    if not site or not site.get("file") or not site.get("line"):
-        return Unfixable(index, advice.no_rewrite(problem, site, rule))
-    path = resolve(site["file"])
-    if not editable(path, root):
-        return Unfixable(index, advice.outside_project(problem, site, rule, str(root)))
-    if rule is None:
-        return Unfixable(index, advice.no_rewrite(problem, site, rule))
-    if rule == "IPF005" and key == "modified_at" and _DATA_WRITE_STATEMENT.match(site.get("code") or ""):
-        rule, title = "IPF002", VISIBLE_TITLE  # verified by the float64 finite-difference check
-    else:
-        title = _title(rule)
+    code = rule_of(problem)
+    targets = fix_targets(problem, code)
+    if not targets:
+        site = problem.modified_at
+        if _usable(site) and not editable(site.path, root):
+            return Unfixable(index, advice.outside_project(problem, site, code, str(root)))
+        return Unfixable(index, advice.no_rewrite(problem, site, code))
+
+    found: list[PlannedFix] = []
+    reasons: list[str] = []  # per target, why it gave nothing
+    located: list[tuple[FixTarget, Site, Path, str]] = []  # targets whose file was read and searched
+    texts: dict[Path, str] = {}
+    for target in targets:
+        site = problem.site(target.site)
+        if not _usable(site):
+            reasons.append(advice.no_rewrite(problem, site, code))
+            continue
+        if not editable(site.path, root):
+            reasons.append(advice.outside_project(problem, site, code, str(root)))
+            continue
+        path = resolve(site.path)
+        try:
+            if path not in texts:
+                texts[path] = read(path)
+            position = locate(texts[path], target.rule, site.line, site.col)
+        except Exception as exc:  # unreadable or unparsable file: never guess
+            reasons.append(f"{advice.no_rewrite(problem, site, target.rule)} ({type(exc).__name__}: {exc})")
+            continue
+        reasons.append(advice.no_rewrite(problem, site, target.rule))
+        located.append((target, site, path, texts[path]))
+        if position is not None:
+            _add(found, PlannedFix(problem=index, rule=target.rule, file=path, line=position.line,
+                                   col=position.col, title=target.title, site=target.site))
+
+    for target, site, path, text in located:
+        rule = _rule(target.rule)
+        line = rule.alias_line(text, site.line, site.code) if rule is not None else None
+        if line is not None:
+            position = _searched(found, lambda: locate(text, target.rule, line, None))
+            if position is not None:
+                _add(found, PlannedFix(problem=index, rule=target.rule, file=path, line=position.line,
+                                       col=position.col, title=target.title, site=ALIAS_SEARCH))
+
+    for target, _site, _path, _text in located:
+        if not config_site.applies(target):
+            continue
+        traced = _searched(found, lambda: config_site.plan_config_literal(index, problem, root, locate, read,
+                                                                          target.title))
+        if isinstance(traced, PlannedFix):
+            _add(found, traced)
+        elif isinstance(traced, Unfixable):  # ambiguous or outside the project: the better reason
+            reasons[targets.index(target)] = traced.why
+
+    if found:
+        return tuple(found)
+    return Unfixable(index, reasons[0])
+
+
+def _searched(found: list[PlannedFix], search: Callable[[], Any]) -> Any:
+    """Run a further search; once a rewrite is planned, a search that fails only offers nothing."""
+    if not found:
+        return search()
     try:
-        text = read(path)
-        position = locate(text, rule, int(site["line"]), site.get("col"))
-    except Exception as exc:  # unreadable or unparsable file: never guess
-        return Unfixable(index, f"{advice.no_rewrite(problem, site, rule)} ({type(exc).__name__}: {exc})")
-    if position is None and rule == "IPF005":
-        position = _data_alias(text, site, rule, locate)
-        key = "alias_search" if position is not None else key
-    if position is None and rule == "IPF004" and key == "construction_at":
-        from codemod.fixer.config_site import plan_config_literal  # a builder's `cls(**cfg)`: find the cfg literal
-
-        traced = plan_config_literal(index, problem, root, locate, read, _title(rule))
-        if traced is not None:
-            return traced
-    if position is None:
-        return Unfixable(index, advice.no_rewrite(problem, site, rule))
-    return PlannedFix(problem=index, rule=rule, file=path, line=position.line, col=position.col,
-                      title=title, site=key)
+        return search()
+    except Exception:  # an alternative's failure must not lose the plan
+        return None
 
 
-def plan_all(problems: Sequence[Mapping[str, Any]], root: str | Path, report: Mapping[str, Any] | None = None,
+def plan_problem(index: int, problem: Problem, report: Report | None, root: Path,
+                 locate: Locate, read: ReadText) -> PlannedFix | Unfixable:
+    """One problem -> its best rewrite, or the reason none applies."""
+    planned = plan_candidates(index, problem, report, root, locate, read)
+    return planned if isinstance(planned, Unfixable) else planned[0]
+
+
+def plan_all(problems: Sequence[Problem], root: str | Path, report: Report | None = None,
              locate: Locate | None = None, read: ReadText | None = None) -> Plan:
-    """Plan every problem of a report; several problems on one node share one rewrite."""
+    """Plan every problem of a report; several problems on one node share one rewrite.
+
+    `Plan.fixes` holds each problem's best rewrite, `Plan.alternatives` the others found.
+    """
     locate = locate or _default_locate()
     read = read or _default_read
     root_path = resolve(root)
     fixes: list[PlannedFix] = []
+    alternatives: list[PlannedFix] = []
     unfixable: list[Unfixable] = []
     for index, problem in enumerate(problems):
-        item = plan_problem(index, problem, report or {}, root_path, locate, read)
-        (fixes if isinstance(item, PlannedFix) else unfixable).append(item)
-    return Plan(tuple(fixes), tuple(unfixable))
-
-
-def targets(fixes: Sequence[PlannedFix]) -> dict[Path, dict[str, list[Any]]]:
-    """Per file, per rule, the distinct node positions to rewrite (sorted, no duplicates)."""
-    from transforms.base import Position
-
-    out: dict[Path, dict[str, list[Any]]] = {}
-    for fix in fixes:
-        per_rule = out.setdefault(fix.file, {}).setdefault(fix.rule, [])
-        position = Position(fix.line, fix.col)
-        if position not in per_rule:
-            per_rule.append(position)
-    for per_rule in out.values():
-        for positions in per_rule.values():
-            positions.sort()
-    return dict(sorted(out.items()))
-
-
-def plan(problem: Any, root: str, cwd: str) -> tuple[Any, str | None]:
-    """The dry-run hook `codemod.diagnose.propose_fix` calls: (FixProposal | None, why_unfixable).
-
-    Same planner and rewrite as --apply, so the diff shown is the diff --apply writes.
-    """
-    from codemod.fixer.preview import propose
-
-    return propose(problem, root, cwd)
+        planned = plan_candidates(index, problem, report, root_path, locate, read)
+        if isinstance(planned, Unfixable):
+            unfixable.append(planned)
+        else:
+            fixes.append(planned[0])
+            alternatives.extend(planned[1:])
+    return Plan(tuple(fixes), tuple(unfixable), tuple(alternatives))

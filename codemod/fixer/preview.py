@@ -1,26 +1,23 @@
-"""The dry run: the exact diff --apply would write for a diagnosis, without writing it.
-
-For the DIAGNOSE renderer: `preview(report, root)` returns the report's problems with
-`fix` (rule, site, title, unified diff) or `why_unfixable` filled, and the combined diff.
-"""
+"""The dry run: the exact diff --apply would write for a diagnosis, without writing it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Sequence
 
-from codemod.fixer.annotate import annotate
-from codemod.fixer.edits import build_edits, combined_diff
-from codemod.fixer.model import FileEdit, Plan
-from codemod.fixer.planner import plan_all
+from inplace_fix.fixer.annotate import annotate
+from inplace_fix.fixer.edits import build_edits, combined_diff
+from inplace_fix.fixer.model import FileEdit, Plan
+from inplace_fix.fixer.planner import plan_all
+from inplace_fix.report import Problem, Report
 
 
 @dataclass(frozen=True)
 class Preview:
     plan: Plan
     edits: tuple[FileEdit, ...]
-    problems: tuple[dict[str, Any], ...]  # annotated copies, paths relative to cwd
+    problems: tuple[Problem, ...]  # each with its fix or why_unfixable
     diff: str  # what --apply would write in its first round
 
     @property
@@ -28,43 +25,21 @@ class Preview:
         return bool(self.edits) and not self.plan.unfixable
 
 
-def preview(report: Mapping[str, Any], root: str | Path, cwd: str | Path | None = None) -> Preview:
+def preview(problems: Sequence[Problem], root: str | Path, cwd: str | Path | None = None,
+            report: Report | None = None) -> Preview:
     """Plan and rewrite in memory; nothing touches the disk."""
-    problems = list(report.get("problems") or [])
     the_plan = plan_all(problems, root, report)
     edits, declined = build_edits(the_plan.fixes, cwd=cwd)
     annotated = annotate(problems, the_plan, edits, declined, cwd)
     return Preview(the_plan, tuple(edits), tuple(annotated), combined_diff(edits))
 
 
-def proposed_diff(report: Mapping[str, Any], root: str | Path, cwd: str | Path | None = None) -> str:
-    """Only the diff (\"\" when nothing can be rewritten)."""
-    return preview(report, root, cwd).diff
-
-
-def _absolute(raw: Mapping[str, Any], cwd: str) -> dict[str, Any]:
-    """A runtime problem dict with every site's file made absolute again."""
-    import copy
-    import os
-
-    from codemod.fixer.sites import sites_in
-
-    out = copy.deepcopy(dict(raw))
-    for site in sites_in(out):
-        if isinstance(site.get("file"), str):
-            site["file"] = os.path.normpath(os.path.join(cwd, site["file"]))
-    return out
-
-
-def propose(problem: Any, root: str, cwd: str) -> tuple[Any, str | None]:
-    """For codemod.diagnose: one Problem -> (FixProposal, None) or (None, why_unfixable)."""
-    from codemod.diagnose import FixProposal
-
-    raw = _absolute(getattr(problem, "raw", problem), cwd)
-    result = preview({"problems": [raw]}, root, cwd)
-    annotated = result.problems[0]
-    fix = annotated.get("fix")
-    if not fix or not result.edits:
-        return None, annotated.get("why_unfixable") or "no automatic rewrite applies"
-    path = str(result.edits[0].path)
-    return FixProposal(fix["rule"], fix["file"], path, fix["line"], fix["col"], fix["title"], fix["diff"]), None
+def propose_each(problems: Sequence[Problem], root: str | Path, cwd: str | Path | None = None) -> tuple[Problem, ...]:
+    """Every problem with its own proposed fix: each diff shows that problem's rewrite alone."""
+    out = []
+    for problem in problems:
+        try:
+            out.append(preview([problem], root, cwd).problems[0])
+        except Exception as exc:  # noqa: BLE001 - a planner or rule bug must not hide the diagnosis
+            out.append(problem.with_fix(None, f"no automatic fix could be planned ({type(exc).__name__}: {exc})"))
+    return tuple(out)

@@ -1,32 +1,21 @@
-"""One runtime run for the fixer: codemod.diagnose's launcher plus the verifier's flags.
+"""One runtime run for the fixer: `inplace_fix.launcher.run_runtime` plus the verifier's flags.
 
-`codemod.diagnose.run` owns the subprocess (the user's interpreter, its own session,
-the timeout that stops the whole process tree); we add --record/--compare/
---clone-on-write/--fd-check and read the JSON report back. Torch stays on that side.
+The launcher owns the subprocess and every follow-up run (the user's interpreter, its
+own session, the --timeout budget that stops the whole process tree); here we only
+add --record/--compare/--clone-on-write/--fd-check and capture the script's output.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from codemod.diagnose import Request
-from codemod.diagnose import run as launch
+from inplace_fix.launcher import RunResult, run_runtime
+from inplace_fix.request import Request
 
-
-@dataclass(frozen=True)
-class RunResult:
-    """The runtime's report (None if it wrote none), its exit status and the script's output."""
-
-    report: dict[str, Any] | None
-    returncode: int | None
-    output: str
-    seconds: float
-    timed_out: bool = False
+__all__ = ["RunResult", "flags", "run"]
 
 
 def flags(*, record: Path | None = None, compare: Path | None = None,
@@ -44,22 +33,15 @@ def flags(*, record: Path | None = None, compare: Path | None = None,
     return tuple(out)
 
 
-def run(request: Request, report: Path, *, echo: bool = False, **verifier: Any) -> RunResult:
-    """Run once; the script's output is captured (and copied to stderr when `echo`)."""
-    request = replace(request, extra_launcher_args=(*request.extra_launcher_args, *flags(**verifier)))
+def run(request: Request, report: Path, *, echo: bool = False, record: Path | None = None,
+        compare: Path | None = None, clone_on_write: bool = False, fd_check: bool = False) -> RunResult:
+    """Run once (with its follow-ups); the script's output is captured (and copied to stderr when `echo`)."""
     sink = io.StringIO()
-    returncode, timed_out, seconds = launch(request, str(report), stdout=sink, stderr=sink)
+    result = run_runtime(request, str(report), flags(record=record, compare=compare,
+                                                      clone_on_write=clone_on_write, fd_check=fd_check),
+                         stdout=sink, stderr=sink)
     output = sink.getvalue()
     if echo and output:
         sys.stderr.write(output)
         sys.stderr.flush()
-    return RunResult(_read(report), returncode, output, seconds, timed_out)
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return replace(result, output=output)

@@ -3,7 +3,7 @@
 Code frames look like a compiler's (`file:line:col`, the source line, a caret under
 the operation) because that is what editors and people already parse. Columns are
 printed 1-based here; everything inside the code is 0-based (spec "Positions").
-Color only on a terminal (codemod.console): the text is identical without it.
+Color only on a terminal (inplace_fix.console): the text is identical without it.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import textwrap
 from collections.abc import Sequence
 from functools import lru_cache
 
-from codemod.console import Console
-from codemod.diagnose import Diagnosis, Problem, Site
-from codemod.render.diff import colorize
+from inplace_fix.console import Console
+from inplace_fix.diagnosis import Diagnosis
+from inplace_fix.paths import display_path
+from inplace_fix.render.diff import colorize
+from inplace_fix.report import Problem, Site
 
 __all__ = ["render_diagnosis", "render_problem", "caret_span", "why_sentence", "tensor_summary"]
 
@@ -34,7 +36,7 @@ if hasattr(ast, "Match"):
 @lru_cache(maxsize=64)
 def _parsed(path: str, mtime: float) -> tuple[list[str], ast.AST | None]:
     try:
-        from codemod import fileio
+        from inplace_fix import fileio
 
         text = fileio.read_source(path).text
     except Exception:  # noqa: BLE001 - a frame we cannot read is shown from the report's code
@@ -80,22 +82,23 @@ def caret_span(site: Site) -> tuple[str, int, int]:
     return text, site.col, end_char
 
 
-def _short_path(site: Site) -> str:
-    path = site.file
+def _short_path(site: Site, cwd: str | None) -> str:
+    path = site.file(cwd)
     marker = "site-packages" + os.sep
     if os.path.isabs(path) and marker in path:
         return "..." + os.sep + path[path.index(marker):]
     return path
 
 
-def _frame(site: Site, label: str, console: Console, color: str, width: int = 0) -> list[str]:
+def _frame(site: Site, label: str, console: Console, color: str, width: int = 0,
+           cwd: str | None = None) -> list[str]:
     """`--> file:line:col  label`, the numbered source line and a caret under the operation."""
     text, start, end = caret_span(site)
     col = (site.col if site.col is not None else start) + 1
     number = str(site.line).rjust(width)
     pad = " " * len(number)
     gutter = console.style("|", fg="blue")
-    out = [f"  {pad}{console.style('-->', fg='blue')} {_short_path(site)}:{site.line}:{col}",
+    out = [f"  {pad}{console.style('-->', fg='blue')} {_short_path(site, cwd)}:{site.line}:{col}",
            f"  {pad} {gutter}",
            f"  {console.style(number, fg='blue')} {gutter} {text.expandtabs(1)}"]
     caret = " " * len(text[:start].expandtabs(1)) + "^" * max(1, end - start)
@@ -103,7 +106,7 @@ def _frame(site: Site, label: str, console: Console, color: str, width: int = 0)
     return out
 
 
-_NOSITE = Site("", "", 0, None, "", None)
+_NOSITE = Site("", 0)
 WIDTH = 100  # prose is wrapped to this many columns
 
 
@@ -173,7 +176,7 @@ def why_sentence(problem: Problem) -> str:
             "backward ran, so the gradient would come from the wrong values, and torch stops instead.")
 
 
-def render_problem(problem: Problem, index: int, total: int, console: Console) -> list[str]:
+def render_problem(problem: Problem, index: int, total: int, console: Console, cwd: str | None = None) -> list[str]:
     head = f"problem {index} of {total}: {problem.kind}" if total > 1 else f"problem: {problem.kind}"
     out = [console.style(head, fg="red", bold=True) + f" -- {tensor_summary(problem)}"]
     if problem.error:
@@ -186,29 +189,29 @@ def render_problem(problem: Problem, index: int, total: int, console: Console) -
     if problem.view_created_at is not None and problem.view_created_at != problem.saved_at:
         op = problem.view_created_at.op
         out += _frame(problem.view_created_at, f"the view was created here{f' by {op}' if op else ''}",
-                      console, "yellow", width)
+                      console, "yellow", width, cwd)
         out.append("")
     if problem.saved_at is not None:
         label = f"saved here by {problem.saved_at.op or 'this operation'}"
-        out += _frame(problem.saved_at, label, console, "yellow", width)
+        out += _frame(problem.saved_at, label, console, "yellow", width, cwd)
         out.append("")
     if problem.modified_at is not None:
         verb = "modified here"
         label = f"{verb} by {problem.modified_at.op or 'an in-place operation'}{_versions(problem)}"
-        out += _frame(problem.modified_at, label, console, "red", width)
+        out += _frame(problem.modified_at, label, console, "red", width, cwd)
         if problem.library_frames:
             frames = tuple(f for f in problem.library_frames if not _plumbing(f)) or problem.library_frames
             shown = frames[-LIBRARY_FRAMES_SHOWN:]
             more = f" ({len(frames) - len(shown)} outer frames not shown)" if len(frames) > len(shown) else ""
             out.append(f"      inside a library, beneath that line{more}:")
             for frame in shown:
-                out.append(f"        {_short_path(frame)}:{frame.line}  {frame.code.strip()}"
+                out.append(f"        {_short_path(frame, cwd)}:{frame.line}  {frame.code.strip()}"
                            + (f"  ({frame.op})" if frame.op else ""))
         out.append("")
     if problem.construction_at is not None:
-        module = problem.raw.get("module")
+        module = problem.get("module")
         what = f"the in-place {module}" if module else "the in-place module"
-        out += _frame(problem.construction_at, f"{what} was built here", console, "magenta", width)
+        out += _frame(problem.construction_at, f"{what} was built here", console, "magenta", width, cwd)
         out.append("")
     if problem.needed_by:
         out += _wrap(problem.needed_by, "  ")
@@ -217,7 +220,7 @@ def render_problem(problem: Problem, index: int, total: int, console: Console) -
     fix = problem.fix
     if fix is not None:
         out.append(console.style(f"  proposed fix: {fix.rule} {fix.title}", fg="green", bold=True)
-                   + f" ({fix.file}:{fix.line})")
+                   + f" ({display_path(fix.path, cwd)}:{fix.line})")
         out += ["    " + line for line in colorize(fix.diff, console).splitlines()]
     else:
         out.append(console.style("  no automatic fix; change it by hand:", fg="yellow", bold=True))
@@ -255,11 +258,11 @@ def render_diagnosis(diagnosis: Diagnosis, console: Console) -> str:
     out = [console.style(f"{target}: {n} in-place problem{'s' if n != 1 else ''} found{when}",
                          fg="red", bold=True), ""]
     for index, problem in enumerate(problems, 1):
-        out += render_problem(problem, index, n, console)
+        out += render_problem(problem, index, n, console, diagnosis.request.cwd)
         out.append("")
     if any(p.fix is not None for p in problems):
         keeps = "backward passes with the same loss and gradients"
-        if any(p.fix is not None and p.fix.rule == "IPF002" and p.kind == "silent-data-mutation" for p in problems):
+        if any(p.fix is not None and p.kind == "silent-data-mutation" for p in problems):
             keeps += (" (a `.data` write made visible changes the gradients on purpose: then the first "
                       "loss must be unchanged and a float64 finite-difference check must confirm them)")
         out += _wrap(f"dry run: nothing was written. `inplace-fix {_command(diagnosis)} --apply` rewrites, "

@@ -9,25 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from codemod import __version__
-from codemod.console import Console
-from transforms.base import Finding
+from inplace_fix import __version__
+from inplace_fix.console import Console
+from inplace_fix.lint import FileError
+from inplace_fix.transforms.base import Finding
 
-__all__ = ["Problem", "FORMATS", "render_text", "render_json", "render_github", "render_sarif"]
+__all__ = ["FORMATS", "render_text", "render_json", "render_github", "render_sarif"]
 
 FORMATS = ("text", "json", "github", "sarif")
 INFO_URI = "https://github.com/inplace-fix/inplace-fix"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A file the run could not process (left alone), with the reason."""
-
-    path: str
-    reason: str
 
 
 def _enum(value: object) -> object:
@@ -53,7 +45,7 @@ def finding_dict(f: Finding) -> dict[str, object]:
     }
 
 
-def render_json(findings: Sequence[Finding], problems: Sequence[Problem], files_scanned: int) -> str:
+def render_json(findings: Sequence[Finding], problems: Sequence[FileError], files_scanned: int) -> str:
     """One JSON document: findings, files left alone, and counts."""
     by_rule: dict[str, int] = {}
     for f in findings:
@@ -76,7 +68,7 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(findings: Sequence[Finding], problems: Sequence[Problem]) -> str:
+def render_github(findings: Sequence[Finding], problems: Sequence[FileError]) -> str:
     """GitHub Actions workflow commands: annotations on the pull request's lines."""
     out = []
     for f in findings:
@@ -108,7 +100,7 @@ def _sarif_rule(rule: type) -> dict[str, object]:
     }
 
 
-def render_sarif(findings: Sequence[Finding], problems: Sequence[Problem], rules: Sequence[type],
+def render_sarif(findings: Sequence[Finding], problems: Sequence[FileError], rules: Sequence[type],
                  root: Path) -> str:
     """A SARIF 2.1.0 log with one run: rules metadata, results, and files left alone."""
     index = {rule.code: i for i, rule in enumerate(rules)}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from codemod.console import Console
-from codemod.lint import FileResult
-from codemod.render.findings import Problem
-from transforms.base import Finding
+from inplace_fix.console import Console
+from inplace_fix.lint import FileResult
+from inplace_fix.lint import FileError
+from inplace_fix.transforms.base import Finding
 
 __all__ = ["by_rule", "problem_lines", "scan_summary", "migrate_summary"]
 
@@ -25,7 +25,7 @@ def by_rule(findings: Iterable[Finding]) -> str:
     return ", ".join(f"{code} x{counts[code]}" for code in sorted(counts))
 
 
-def problem_lines(problems: Sequence[Problem], console: Console) -> list[str]:
+def problem_lines(problems: Sequence[FileError], console: Console) -> list[str]:
     """`path: error: reason` for each file left alone."""
     return [f"{console.style(p.path, bold=True)}: {console.style('error', fg='red', bold=True)}: {p.reason}"
             for p in problems]

@@ -9,8 +9,9 @@ so the script's random stream is untouched), and compare (L+ - L-) / 2h with the
 gradient along v. Only the first backward call is checked: later ones follow an
 optimizer's steps, which the nudge does not describe.
 
-In-process side: `Nudger` (a TorchFunctionMode) and the first backward's figures.
-Parent side: `check` launches the two runs and compares them.
+This is the in-process side: `Nudger` (a TorchFunctionMode) and the first backward's
+figures, written to the report's `fd`. The engine starts the two runs and compares
+them (inplace_fix.launcher.finite_difference_check, inplace_fix.finite_difference).
 """
 from __future__ import annotations
 
@@ -20,8 +21,6 @@ from typing import Any, Optional
 import torch
 from torch.overrides import TorchFunctionMode
 
-STEP = 1e-6  # float64: truncation ~h^2, rounding ~1e-16/h, both far below TOLERANCE
-TOLERANCE = 1e-5  # relative; a wrong gradient is off by a large fraction, not by 1e-5
 DIRECTION_SEED = 20240917
 
 # Calls that read a leaf's metadata, not its values: no reason to nudge there.
@@ -137,50 +136,3 @@ class Nudger(TorchFunctionMode):
         elif self.unavailable:
             out["unavailable"] = self.unavailable
         return out
-
-
-# -- parent side -------------------------------------------------------------------
-def _run(step: float, root: str, target: list[str]) -> dict:
-    from .child_run import run_launcher
-
-    try:
-        return run_launcher(["--fd-nudge", repr(step), "--steps", "1", "--no-fallback", "--root", root], target)
-    except Exception as exc:  # a run that wrote nothing: the check is unavailable, say why
-        return {"script_error": {"type": type(exc).__name__, "message": str(exc)}}
-
-
-def _unavailable(run: dict) -> Optional[str]:
-    error = run.get("script_error")
-    if error:
-        return f"the script does not run in float64 ({error.get('type')}: {error.get('message')})"
-    if any(p.get("kind") != "silent-data-mutation" for p in run.get("problems") or ()):
-        return "the float64 run found an in-place problem"  # a silent one leaves the figures intact
-    fd = run.get("fd") or {}
-    return fd.get("unavailable") or (None if "directional" in fd else "the float64 run reported nothing")
-
-
-def compare(plus: dict, minus: dict, step: float) -> dict:
-    """The `fd_check` block from the +h and -h runs."""
-    for run in (plus, minus):
-        why = _unavailable(run)
-        if why:
-            return {"available": False, "why": why}
-    a, b = plus["fd"], minus["fd"]
-    if a["leaves"] != b["leaves"]:
-        return {"available": False, "why": "the two float64 runs used different leaves"}
-    numeric = (a["loss"] - b["loss"]) / (2 * step)
-    analytic = (a["directional"] + b["directional"]) / 2
-    scale = max(abs(numeric), abs(analytic))
-    if not math.isfinite(numeric) or not math.isfinite(analytic):
-        return {"available": False, "why": "the float64 loss or gradient is not finite"}
-    if scale <= 1e-12 * max(1.0, abs(a["loss"])):
-        return {"available": False, "why": "the loss does not depend on the leaves along the direction tried"}
-    rel_err = abs(analytic - numeric) / scale
-    return {"available": True, "ok": rel_err <= TOLERANCE, "analytic": analytic, "numeric": numeric,
-            "rel_err": rel_err, "tolerance": TOLERANCE, "step": step, "backward_call": 1,
-            "dtype": "float64", "leaves": len(a["leaves"])}
-
-
-def check(root: str, target: list[str], step: float = STEP) -> dict:
-    """Two float64 runs of the script, nudged by +h and -h, compared."""
-    return compare(_run(step, root, target), _run(-step, root, target), step)

@@ -4,13 +4,15 @@
         [--anomaly] [--record REC.pt] [--compare REC.pt] [--clone-on-write] [--fd-check]
         [--no-fallback] -- (SCRIPT | -m MODULE) [ARGS...]
 
---fd-check (with --compare): when the gradients differ from the reference, two more
-runs in float64 with the leaves nudged (--fd-nudge STEP, internal) check them against
-the loss; see finite_difference.py. --track-views is internal: the anomaly fallback
-re-run uses it to find where a view was created under no_grad.
+This process never starts another one: the follow-up runs (the anomaly fallback, the
+float64 finite-difference runs) are the engine's (inplace_fix.launcher), which owns
+--python, --timeout and the process-group kill; --fd-check and --no-fallback are
+still accepted (the engine acts on them). --track-views (where a view was created
+under no_grad) and --fd-nudge STEP (the leaves nudged in float64, finite_difference.py)
+are the flags of those follow-up runs.
 
 Why by path: it must work where inplace-fix is not installed. It removes its own
-folder from sys.path, imports codemod.runtime.* from the repository it lives in, then
+folder from sys.path, imports the runtime beside it under a private name, then
 gives the script sys.argv, sys.path[0], cwd and __name__ == "__main__" exactly as
 `python SCRIPT ARGS` / `python -m MODULE ARGS` would, and always writes the report
 (also when the script raises or calls sys.exit). Exit status: 0 when the report was
@@ -22,7 +24,6 @@ import os
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_REPO = os.path.dirname(os.path.dirname(_HERE))
 
 USAGE = ("usage: launch.py --report REPORT.json [--steps N] [--root DIR] [--anomaly] "
          "[--record REC.pt] [--compare REC.pt] [--clone-on-write] [--fd-check] [--no-fallback] "
@@ -109,20 +110,32 @@ def default_root(start: str) -> str:
         d = parent
 
 
+RUNTIME_NAME = "_inplace_fix_runtime"  # private: never shadows a `codemod`/`inplace_fix` of the user's
+
+
 def _import_runtime():
-    """Import our modules from this repository without leaving it on sys.path."""
+    """Import the runtime package from this folder under a private name, leaving sys.path alone.
+
+    The user's project may have its own `codemod` or `transforms`, and `inplace_fix` may
+    not be installed in this interpreter at all: the runtime's modules import each other
+    relatively, so they load as `_inplace_fix_runtime.*` and nothing else of ours appears
+    in sys.modules.
+    """
+    import importlib
+    import importlib.util
+
     while sys.path and sys.path[0] and os.path.abspath(sys.path[0]) == _HERE:
         sys.path.pop(0)
     sys.path[:] = [p for p in sys.path if not p or os.path.abspath(p) != _HERE]
-    sys.path.insert(0, _REPO)
-    try:
-        from codemod.runtime import child_run, finite_difference, recorder, report, session  # noqa: F401
-    finally:
-        try:
-            sys.path.remove(_REPO)
-        except ValueError:
-            pass
-    return session, report, recorder, finite_difference
+    package = sys.modules.get(RUNTIME_NAME)
+    if package is None:
+        spec = importlib.util.spec_from_file_location(
+            RUNTIME_NAME, os.path.join(_HERE, "__init__.py"), submodule_search_locations=[_HERE])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[RUNTIME_NAME] = package
+        spec.loader.exec_module(package)
+    names = ("session", "report", "recorder", "finite_difference")
+    return tuple(importlib.import_module(f"{RUNTIME_NAME}.{name}") for name in names)
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -167,42 +180,6 @@ def _run_target(o: Options) -> None:
         sys.argv = [script] + o.args
         sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
         runpy.run_path(script, run_name="__main__")
-
-
-def _target_argv(o: Options) -> list[str]:
-    """The script (or -m module) and its arguments, as a child launch takes them."""
-    return (["-m", o.module] if o.module else [o.script or ""]) + o.args
-
-
-def _fallback_anomaly(o: Options, rep: dict, root: str) -> None:
-    """Re-run under anomaly mode to get the saved site torch alone can give us."""
-    need = [p for p in rep["problems"]
-            if (p["kind"] == "saved-tensor-modified" and p["saved_at"] is None)
-            or (p["kind"] == "view-modified" and p.get("view_created_at") is None)]
-    if not need:
-        return
-    from codemod.runtime.child_run import run_launcher
-
-    options = ["--anomaly", "--no-fallback", "--track-views", "--steps", str(o.steps), "--root", root]
-    try:
-        child = run_launcher(options, _target_argv(o))
-    except Exception:
-        return
-    for p in need:
-        for c in child.get("problems", []):
-            if c["kind"] == "view-modified" == p["kind"]:
-                if c.get("view_created_at") is not None:
-                    p["view_created_at"] = c["view_created_at"]
-                    p["detected_by"] = "anomaly"
-                break
-            site = c.get("saved_at") or c.get("anomaly_saved_at")
-            if c["kind"] == p["kind"] and site is not None:
-                p["saved_at"] = site
-                p["needed_by"] = p.get("needed_by") or c.get("needed_by")
-                p["detected_by"] = "anomaly"
-                if p.get("modified_at") is None and c.get("modified_at") is not None:
-                    p["modified_at"] = c["modified_at"]
-                break
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,8 +251,6 @@ def main(argv: list[str] | None = None) -> int:
     if reference is not None:
         ok = script_error is None and not sess.problems
         verification = recorder_mod.compare(sess.recorder.data(), reference, ok)
-        if o.fd_check and verification["backward_ok"] and not verification["grads_equal"]:
-            verification["fd_check"] = fd_mod.check(root, _target_argv(o))
     rep = report_mod.build(target, sess.problems, sess.calls, script_error, sess.stopped_by,
                            verification, {"root": root, "steps": o.steps,
                                           "clone_on_write": o.clone_on_write,
@@ -285,8 +260,6 @@ def main(argv: list[str] | None = None) -> int:
                                           if isinstance(exit_code, int) else None})
     if nudger is not None:
         rep["fd"] = nudger.report()
-    if o.fallback and not o.anomaly:
-        _fallback_anomaly(o, rep, root)
     report_mod.write(report_path, rep)
     return 0
 

@@ -14,10 +14,7 @@ from typing import Any, Optional
 
 from . import frames as frames_mod
 
-try:
-    from codemod import __version__ as VERSION
-except Exception:  # pragma: no cover - launched without the package importable
-    VERSION = "0.1.0"
+VERSION = "0.1.0"  # the engine stamps its own version on every report it prints
 
 _IDENT = re.compile(r"^\s*(?:return\s+)?([A-Za-z_][\w.]*?)(?:\[|\s*[-+*/@%&|^<>]*=[^=]|\.\w+_\(|\.data\b)")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?::[^=]+)?=[^=]")

@@ -1,6 +1,6 @@
 """Regenerate `inplace_tables.py` from the installed torch (developers only).
 
-Run `python -m transforms.data.generate_inplace_tables` after a torch upgrade.
+Run `python -m inplace_fix.transforms.data.generate_inplace_tables` after a torch upgrade.
 The rules read the generated module, so `scan` and `migrate` never import torch.
 The output is a Python module (not JSON) so it ships inside the package with no
 package-data configuration and loads from its cached bytecode.

@@ -1,8 +1,8 @@
-"""Does the fixed run prove the fix? DESIGN.md's oracle, plus the two cases it cannot judge.
+"""The verifier: does the fixed run prove the fix? The oracle, and the two cases it cannot judge.
 
 - Default: backward passes, every loss bitwise equal, the same leaves get gradients,
   every gradient matches the clone-on-write reference.
-- Leaf error (IPF008): the original never reached backward, so there is nothing to
+- Leaf error: the original never reached backward, so there is nothing to
   compare: the fixed run must pass its backward steps and the leaf must get a gradient.
 - Silent `.data` mutation the forward reads again: the reference is wrong too, so a
   float64 directional finite-difference check decides; without one, never `fixed`.
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from codemod.fixer.model import Verdict
+from inplace_fix.fixer.model import Verdict
+from inplace_fix.report import Problem
 
 def _flag(verification: Mapping[str, Any], key: str) -> bool:
     return verification.get(key) is True
@@ -23,15 +24,22 @@ def _diff(verification: Mapping[str, Any]) -> str:
     return "unknown" if value is None else repr(float(value))
 
 
-def is_leaf_problem(problem: Mapping[str, Any]) -> bool:
-    return problem.get("kind") == "leaf-modified" or problem.get("rule") == "IPF008"
+def is_leaf_problem(problem: Problem) -> bool:
+    """The leaf error (or a write into a view of a leaf, which the leaf rule answers too):
+    the original never reached backward, so no values can be compared."""
+    if problem.kind == "leaf-modified":
+        return True
+    from inplace_fix.transforms.registry import rule_for_kind
+
+    leaf_rule = rule_for_kind("leaf-modified")
+    return leaf_rule is not None and problem.rule == leaf_rule.code
 
 
-def is_silent_problem(problem: Mapping[str, Any]) -> bool:
-    return problem.get("kind") == "silent-data-mutation"
+def is_silent_problem(problem: Problem) -> bool:
+    return problem.kind == "silent-data-mutation"
 
 
-def _leaf_gets_grad(verification: Mapping[str, Any], problems: Sequence[Mapping[str, Any]]) -> bool | None:
+def _leaf_gets_grad(verification: Mapping[str, Any], problems: Sequence[Problem]) -> bool | None:
     """Whether the leaves the problems name still receive a gradient (None: not reported).
 
     `grad_leaves` are the keys of the leaves with a gradient in the fixed run's last
@@ -43,7 +51,7 @@ def _leaf_gets_grad(verification: Mapping[str, Any], problems: Sequence[Mapping[
     if leaves is None:
         return None
     names = {str(k) for p in problems for k in p.get("grad_of") or ()}
-    names |= {str((p.get("tensor") or {}).get("name")) for p in problems if is_leaf_problem(p)}
+    names |= {str(p.tensor.get("name")) for p in problems if is_leaf_problem(p)}
     names.discard("None")
     leaves = [str(leaf) for leaf in leaves]
     if not leaves:
@@ -87,7 +95,7 @@ def _judge_changed_gradients(verification: Mapping[str, Any]) -> Verdict:
     return Verdict(False, "not-verified", f"{change}; {why}", True, "finite-difference")
 
 
-def judge(verification: Mapping[str, Any] | None, problems: Sequence[Mapping[str, Any]],
+def judge(verification: Mapping[str, Any] | None, problems: Sequence[Problem],
           reference_calls: int | None = None) -> Verdict:
     """The verdict for the final fixed run, given every problem fixed along the way."""
     if not verification:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from codemod.diagnose import Request
-from codemod.exit_codes import ExitCode
-from codemod.fixer.apply import apply_fix
-from codemod.fixer.planner import plan_all
-from codemod.fixer.report import render_text, to_json
-from codemod.console import Console
+from inplace_fix.request import Request
+from inplace_fix.exit_codes import ExitCode
+from inplace_fix.fixer.apply import apply_fix
+from inplace_fix.fixer.planner import plan_all
+from inplace_fix.render.outcome import render_outcome as render_text
+from inplace_fix.console import Console
 from fix_fakes import GOOD, ScriptedRuntime, fake_locate, fake_rewrite, problem, report
 
 # CRLF, a BOM and a non-ASCII comment: rollback must give these exact bytes back.
@@ -46,7 +46,7 @@ def test_fixed_when_the_rerun_matches_the_reference(script: Path) -> None:
     assert outcome.files == ("train.py",)
     assert outcome.summary == ("fixed 1 problem in 1 file; backward passes; "
                                "loss and gradients match the reference (max diff 0.0)")
-    data = to_json(outcome, "train.py")
+    data = outcome.to_json()
     assert data["status"] == "fixed" and data["verification"]["grads_equal"] is True
     assert data["problems"][0]["fix"]["rule"] == "IPF001"
     assert "+    x = x + 1\r\n" in data["problems"][0]["fix"]["diff"]
@@ -104,8 +104,8 @@ def test_unfixable_writes_nothing(script: Path) -> None:
     outcome = _apply(script, runtime)
     assert (outcome.status, outcome.exit_code) == ("unfixable", ExitCode.FOUND)
     assert script.read_bytes() == ORIGINAL and len(runtime.calls) == 1
-    assert "optimizer step" in outcome.problems[0]["why_unfixable"]
-    assert outcome.problems[0]["fix"] is None
+    assert "optimizer step" in outcome.problems[0].why_unfixable
+    assert outcome.problems[0].fix is None
 
 
 def test_one_unfixable_problem_means_no_partial_edit(script: Path) -> None:
@@ -113,7 +113,7 @@ def test_one_unfixable_problem_means_no_partial_edit(script: Path) -> None:
     runtime = ScriptedRuntime([report([problem(script, 5), step])])
     outcome = _apply(script, runtime)
     assert outcome.status == "unfixable" and script.read_bytes() == ORIGINAL
-    assert outcome.problems[0]["fix"]["rule"] == "IPF001"  # shown as the proposal, not written
+    assert outcome.problems[0].fix.rule == "IPF001"  # shown as the proposal, not written
 
 
 def test_clean_script_and_script_errors(script: Path) -> None:
@@ -142,7 +142,7 @@ def test_leaf_error_is_verified_without_values(script: Path) -> None:
     outcome = _apply(script, runtime)
     assert outcome.status == "fixed"
     assert outcome.verdict.values_compared is False and "values were not compared" in outcome.summary
-    data = to_json(outcome, "train.py")
+    data = outcome.to_json()
     assert data["verification"]["values_compared"] is False
 
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from codemod.fixer.model import PlannedFix, Unfixable
-from codemod.fixer.planner import plan_all, targets
-from transforms.base import Position
-from fix_fakes import fake_locate, problem
+from inplace_fix.fixer.model import PlannedFix, Unfixable
+from inplace_fix.fixer.edits import targets
+from inplace_fix.fixer.planner import plan_all
+from inplace_fix.transforms.base import Position
+from fix_fakes import fake_locate, parsed, parsed_report, problem
 
 SOURCE = """import torch.nn as nn
 
@@ -33,7 +34,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def _plan(project: Path, *problems):
-    return plan_all(list(problems), project, {}, locate=fake_locate)
+    return plan_all(parsed(*problems), project, None, locate=fake_locate)
 
 
 def test_augmented_assignment_is_rewritten_where_it_ran(project: Path) -> None:
@@ -73,7 +74,7 @@ def test_leaf_kind_without_rule_means_ipf008(project: Path) -> None:
         seen.append(code)
         return None
 
-    plan_all([problem(project / "net.py", 11, rule=None, kind="leaf-modified")], project, {}, locate=locate)
+    plan_all(parsed(problem(project / "net.py", 11, rule=None, kind="leaf-modified")), project, None, locate=locate)
     assert seen == ["IPF008"]
 
 
@@ -82,9 +83,9 @@ def test_optimizer_step_is_unfixable_and_names_the_backward_to_move(project: Pat
     train.write_text("loss_d.backward(retain_graph=True)\nopt_d.step()\nloss_g.backward()\n")
     step = problem(train, 2, "IPF002", library_frames=[{"file": "/x/site-packages/torch/optim/adam.py", "line": 9}])
     step["modified_at"]["code"] = "opt_d.step()"
-    report = {"script_error": {"type": "RuntimeError", "message": "...",
-                               "traceback": f'  File "{train}", line 3, in <module>\n    loss_g.backward()\n'}}
-    result = plan_all([step], project, report, locate=fake_locate)
+    report = parsed_report({"script_error": {"type": "RuntimeError", "message": "...",
+                                             "traceback": f'  File "{train}", line 3, in <module>\n    loss_g.backward()\n'}})
+    result = plan_all(parsed(step), project, report, locate=fake_locate)
     assert result.fixes == ()
     (item,) = result.unfixable
     assert isinstance(item, Unfixable)
@@ -97,7 +98,7 @@ def test_files_outside_the_project_are_never_planned(tmp_path: Path) -> None:
     project.mkdir()
     other.mkdir(parents=True)
     (other / "layers.py").write_text(SOURCE)
-    result = plan_all([problem(other / "layers.py", 11, "IPF001")], project, {}, locate=fake_locate)
+    result = plan_all(parsed(problem(other / "layers.py", 11, "IPF001")), project, None, locate=fake_locate)
     assert result.fixes == ()
     assert "outside the project root" in result.unfixable[0].why
     assert "x = x + y" in result.unfixable[0].why
@@ -132,13 +133,13 @@ def test_write_through_a_data_alias_is_traced_back_to_the_alias(project: Path) -
 
 
 def test_a_data_write_the_forward_reads_again_is_made_visible(project: Path) -> None:
-    from transforms.api import locate, rewrite
+    from inplace_fix.transforms.api import locate, rewrite
 
     source = "import torch\n\ndef forward(fc1, fc2, x):\n    h = torch.sigmoid(fc1(x))\n    h.data.mul_(0.5)\n    return fc2(h)\n"
     (project / "g.py").write_text(source)
     silent = problem(project / "g.py", 5, "IPF005", kind="silent-data-mutation")
     silent["modified_at"].update(col=4, code="h.data.mul_(0.5)")
-    (fix,) = plan_all([silent], project, {}, locate=locate).fixes
+    (fix,) = plan_all(parsed(silent), project, None, locate=locate).fixes
     assert (fix.rule, fix.line, fix.col, fix.site) == ("IPF002", 5, 4, "modified_at")
     assert "visible to autograd" in fix.title
     assert rewrite(source, {"IPF002": [Position(5, 4)]}).source == source.replace("h.data.mul_(0.5)", "h = h.mul(0.5)")
@@ -197,14 +198,14 @@ def _built(path: Path, *outer: tuple[Path, str], module: str = "ReLU") -> dict:
 
 
 def _real_plan(root: Path, *problems):
-    from transforms.api import locate
+    from inplace_fix.transforms.api import locate
 
-    return plan_all(list(problems), root, {}, locate=locate)
+    return plan_all(parsed(*problems), root, None, locate=locate)
 
 
 def _rewritten(result) -> dict[str, str]:
     """The files as --apply would write them: the real IPF004 rewrite at the planned nodes."""
-    from transforms.api import rewrite
+    from inplace_fix.transforms.api import rewrite
 
     return {path.name: rewrite(path.read_text(), per_rule).source for path, per_rule in targets(result.fixes).items()}
 
@@ -329,3 +330,28 @@ def test_type_given_by_a_variable_is_not_taken_for_another_class(tmp_path: Path)
     result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()")))
     (fix,) = result.fixes
     assert 'def __init__(self, act_cfg=dict(type=ACT_TYPE)):' in _rewritten(result)["net.py"]
+
+
+# -- several candidate rewrites for one problem: the first is the plan, the others alternatives --
+
+def test_further_candidates_are_kept_as_alternatives_in_order(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(BUILDER + "\n\ndef make(cfg=dict(type=\"ReLU\", inplace=True)):\n"
+                   "    return nn.ReLU(inplace=True) if cfg else build_act(cfg)\n")
+    built = _frame(net, "return nn.ReLU(inplace=True)")
+    result = _real_plan(tmp_path, problem(net, built["line"], "IPF004", construction_at=built,
+                                          construction_stack=[built], module="ReLU"))
+    (fix,) = result.fixes
+    assert (fix.rule, fix.line, fix.site) == ("IPF004", built["line"], "construction_at")
+    (other,) = result.alternatives
+    assert (other.problem, other.rule, other.line, other.site) == (0, "IPF004", _line(net, "def make"), "config_literal")
+    assert result.for_problem(0) == fix
+
+
+def test_an_alias_search_that_finds_another_node_is_an_alternative(project: Path) -> None:
+    (project / "a.py").write_text("h = f(x)\nact = h.data\nact.copy_(h.data)\n")
+    silent = problem(project / "a.py", 3, "IPF005", kind="silent-data-mutation")
+    silent["modified_at"]["code"] = "act.copy_(h.data)"
+    result = _plan(project, silent, problem(project / "net.py", 11))
+    assert [(f.problem, f.line, f.site) for f in result.fixes] == [(0, 3, "modified_at"), (1, 11, "modified_at")]
+    assert [(f.problem, f.line, f.site) for f in result.alternatives] == [(0, 2, "alias_search")]

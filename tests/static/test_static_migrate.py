@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import transforms.api
-from codemod.cli import main
-from transforms.base import FixSafety
-from transforms.registry import ALL_RULES
+import inplace_fix.transforms.api
+from inplace_fix.cli import main
+from inplace_fix.transforms.base import FixSafety
+from inplace_fix.transforms.registry import ALL_RULES
 
 NET = (
     "import torch.nn as nn\n"
@@ -31,7 +31,7 @@ NET = (
     "    x = F.relu(x, inplace=True)\n"
     "    return x\n"
 )
-ENTRY = "import sys; from codemod.cli import main; sys.exit(main(prog_name='inplace-fix'))"
+ENTRY = "import sys; from inplace_fix.cli import main; sys.exit(main(prog_name='inplace-fix'))"
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +166,7 @@ def test_unreadable_unparsable_files_are_listed_left_alone_and_the_run_goes_on(t
 def test_a_rewrite_that_would_not_compile_is_a_tool_error_and_not_written(tmp_path, monkeypatch) -> None:
     (tmp_path / "m.py").write_text(NET)
     (tmp_path / "n.py").write_text(NET)
-    real = transforms.api.rewrite
+    real = inplace_fix.transforms.api.rewrite
 
     def broken(source, targets):
         outcome = real(source, targets)
@@ -174,7 +174,7 @@ def test_a_rewrite_that_would_not_compile_is_a_tool_error_and_not_written(tmp_pa
                              applied=outcome.applied)
 
     (tmp_path / "m.py").write_text(NET + "# break\n")
-    monkeypatch.setattr(transforms.api, "rewrite", broken)
+    monkeypatch.setattr(inplace_fix.transforms.api, "rewrite", broken)
     result = migrate(tmp_path, monkeypatch, ".", "--apply", "--jobs", "1")
     assert result.exit_code == 2
     assert re.search(r"^m\.py: error: internal error: the rewritten file would not compile .*; file left alone",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from codemod.cli import main
-from transforms.registry import ALL_RULES
+from inplace_fix.cli import main
+from inplace_fix.transforms.registry import ALL_RULES
 
 NET = (
     "import torch.nn as nn\n"
@@ -27,7 +27,7 @@ NET = (
     "    x = F.relu(x, inplace=True)\n"
     "    return x\n"
 )
-ENTRY = "import sys; from codemod.cli import main; sys.exit(main(prog_name='inplace-fix'))"
+ENTRY = "import sys; from inplace_fix.cli import main; sys.exit(main(prog_name='inplace-fix'))"
 LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>IPF\d{3}) \S")
 
 

@@ -8,9 +8,9 @@ import sys
 import libcst
 import pytest
 
-from transforms.api import analyze, locate, rewrite
-from transforms.base import Confidence, FixSafety, Position
-from transforms.registry import ALL_RULES, get_rule
+from inplace_fix.transforms.api import analyze, locate, rewrite
+from inplace_fix.transforms.base import Confidence, FixSafety, Position
+from inplace_fix.transforms.registry import ALL_RULES, get_rule
 
 SRC = (
     "import torch\n"
@@ -169,7 +169,7 @@ def test_locate_multiline_call_and_expression_form() -> None:
 
 
 def test_rules_never_import_torch() -> None:
-    code = ("import sys, transforms.api as a; a.analyze(open(sys.argv[1]).read()); "
+    code = ("import sys, inplace_fix.transforms.api as a; a.analyze(open(sys.argv[1]).read()); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     path = sys.modules[__name__].__file__
     subprocess.run([sys.executable, "-c", code, path], check=True)
@@ -184,11 +184,11 @@ def test_inplace_tables_match_installed_torch() -> None:
     pytest.importorskip("torch")
     from pathlib import Path
 
-    from transforms.data import generate_inplace_tables as gen
+    from inplace_fix.transforms.data import generate_inplace_tables as gen
 
     current = Path(gen.__file__).with_name("inplace_tables.py").read_text(encoding="utf-8")
-    assert gen.render() == current, "run `python -m transforms.data.generate_inplace_tables`"
-    from transforms.data.inplace_tables import INPLACE_FLAG_FUNCTIONALS, INPLACE_FLAG_MODULES, TENSOR_METHOD_TWINS
+    assert gen.render() == current, "run `python -m inplace_fix.transforms.data.generate_inplace_tables`"
+    from inplace_fix.transforms.data.inplace_tables import INPLACE_FLAG_FUNCTIONALS, INPLACE_FLAG_MODULES, TENSOR_METHOD_TWINS
 
     assert TENSOR_METHOD_TWINS["add_"] == "add" and "zero_" not in TENSOR_METHOD_TWINS
     assert INPLACE_FLAG_MODULES["ReLU"] == 0 and INPLACE_FLAG_FUNCTIONALS["dropout"] == 3
@@ -260,10 +260,82 @@ def test_augmented_rewrite_keeps_the_operands_grouping(op: str) -> None:
 
 def test_analyze_does_not_import_libcst():
     # `scan` pays for libcst only when it rewrites: detection must not import it
-    code = ("import sys, transforms.api\n"
-            "transforms.api.analyze('import torch\\nx = torch.relu(a)\\nx += 1\\nx[0] = 1\\n')\n"
+    code = ("import sys, inplace_fix.transforms.api\n"
+            "inplace_fix.transforms.api.analyze('import torch\\nx = torch.relu(a)\\nx += 1\\nx[0] = 1\\n')\n"
             "assert 'libcst' not in sys.modules, sorted(m for m in sys.modules if 'libcst' in m)\n"
-            "out = transforms.api.rewrite('import torch\\ndef f(a):\\n    x = torch.relu(a)\\n    x += 1\\n',"
+            "out = inplace_fix.transforms.api.rewrite('import torch\\ndef f(a):\\n    x = torch.relu(a)\\n    x += 1\\n',"
             " {'IPF001': [(4, 4)]})\n"
             "assert 'libcst' in sys.modules and out.changed\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- what the runtime fixer reads from the rules: titles, hand fixes, kinds, where a rewrite goes --
+
+def test_every_rule_has_a_title_and_a_hand_fix() -> None:
+    for rule in ALL_RULES:
+        assert isinstance(rule.title, str) and rule.title.strip(), rule.code
+        assert isinstance(rule.hand_fix, str) and rule.hand_fix.strip(), rule.code
+        assert all(isinstance(kind, str) and kind for kind in rule.runtime_kinds), rule.code
+
+
+def test_a_problem_kind_without_a_rule_names_its_rule() -> None:
+    from inplace_fix.transforms.registry import rule_for_kind
+
+    assert rule_for_kind("leaf-modified").code == "IPF008"
+    assert rule_for_kind("silent-data-mutation").code == "IPF005"
+    assert rule_for_kind("saved-tensor-modified") is None
+
+
+WRITE, BUILT, ALIAS, DATA = "x.clamp_(0, 1)", "self.act = nn.ReLU(inplace=True)", "d = h.data", "h.data"
+VISIBLE = "make the `.data` write visible to autograd: rebind the name to the out-of-place result"
+
+
+@pytest.mark.parametrize("code, sites, expected", [
+    # the default: the rewrite goes where the tensor was modified
+    ("IPF001", {"modified_at": "x += 1"}, ("IPF001", "modified_at")),
+    ("IPF001", {"modified_at": "x += 1", "construction_at": BUILT}, ("IPF001", "modified_at")),
+    # IPF004 -> construction_at when the runtime names it, else the call that ran
+    ("IPF004", {"modified_at": "return self.act(x)", "construction_at": BUILT}, ("IPF004", "construction_at")),
+    ("IPF004", {"modified_at": "x = F.relu(x, inplace=True)"}, ("IPF004", "modified_at")),
+    ("IPF004", {}, ("IPF004", "modified_at")),
+    # IPF005 -> alias_at, then data_at, else the write
+    ("IPF005", {"modified_at": "d.mul_(0.5)", "alias_at": ALIAS, "data_at": DATA}, ("IPF005", "alias_at")),
+    ("IPF005", {"modified_at": "d.mul_(0.5)", "data_at": DATA}, ("IPF005", "data_at")),
+    ("IPF005", {"modified_at": "act.clamp_(max=0.9)"}, ("IPF005", "modified_at")),
+    # ... and a `.data` write statement is made visible by IPF002
+    ("IPF005", {"modified_at": "h.data.mul_(0.5)"}, ("IPF002", "modified_at")),
+    ("IPF005", {"modified_at": "    self.h.data.add_(1)"}, ("IPF002", "modified_at")),
+    ("IPF005", {"modified_at": "h.data.mul_(0.5)", "data_at": DATA}, ("IPF005", "data_at")),
+])
+def test_fix_targets_reproduce_the_planners_old_site_choice(code: str, sites: dict, expected: tuple) -> None:
+    from inplace_fix.transforms.base import FixTarget
+
+    (target,) = get_rule(code).fix_targets(sites)
+    assert isinstance(target, FixTarget) and (target.rule, target.site) == expected
+    assert target.title == (VISIBLE if expected[0] != code else get_rule(code).title)
+
+
+def test_data_alias_line_is_the_nearest_data_read_in_the_function() -> None:
+    rule = get_rule("IPF005")
+    src = "def f(self, x):\n    act = x.data\n    h = self.fc1(x)\n    act = h.data\n    out = self.fc2(h)\n" \
+          "    act.clamp_(max=0.9)\n    return out\n"
+    assert rule.alias_line(src, 6, "act.clamp_(max=0.9)") == 4
+    assert rule.alias_line("act = h.data\ndef f():\n    act.clamp_()\n", 3, "act.clamp_()") is None
+    assert rule.alias_line(src, 6, "(act).clamp_()") is None
+    assert rule.alias_line(src, 10, "act.clamp_()") == 4  # a stale line past the end of the file
+    assert get_rule("IPF002").alias_line(src, 6, "act.clamp_(max=0.9)") is None
+
+
+def test_config_literal_matching_of_ipf004() -> None:
+    import ast
+
+    from inplace_fix.transforms.context import FileContext
+
+    rule = get_rule("IPF004")
+    src = 'a = dict(type="mmcv.ReLU", inplace=True)\nb = {"type": nn.GELU, "inplace": True}\n' \
+          'c = dict(type=act, inplace=False)\nd = {"inplace": True}\ne = "é" + str(dict(type=f(), inplace=True))\n'
+    ctx = FileContext.build(src)
+    found = [(n.lineno, rule.config_type(n), rule.config_position(ctx, n))
+             for n in ast.walk(ctx.tree) if rule.is_config_literal(n)]
+    assert sorted(found) == [(1, ("ReLU", True), Position(1, 4)), (2, ("GELU", False), Position(2, 4)),
+                             (4, (None, False), Position(4, 4)), (5, (None, False), Position(5, 14))]

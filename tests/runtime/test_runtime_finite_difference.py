@@ -6,7 +6,10 @@ from pathlib import Path
 
 import torch
 
-from codemod.runtime import finite_difference as fd
+from inplace_fix import finite_difference as fdiff
+from inplace_fix.launcher import finite_difference_check
+from inplace_fix.runtime import finite_difference as fd
+from launcher_helpers import engine_run, request_for
 from runtime_helpers import launch, write
 
 # A `.data` write the forward reads again: fc2 sees the halved h, sigmoid's backward too.
@@ -33,7 +36,7 @@ def test_the_visible_fix_is_confirmed_by_the_loss(tmp_path: Path) -> None:
     original, fixed = write(tmp_path, "orig.py", SILENT), write(tmp_path, "fixed.py", VISIBLE)
     rec = tmp_path / "ref.pt"
     launch(original, "--record", str(rec), "--clone-on-write")
-    rep, _ = launch(fixed, "--compare", str(rec), "--fd-check")
+    rep, _ = engine_run(fixed, "--compare", str(rec), "--fd-check")  # the two float64 runs are the engine's
     v = rep["verification"]
     assert v["grads_equal"] is False and v["first_grad_diff_call"] == 1
     assert v["first_loss_diff_call"] == 2  # same loss at call 1; the corrected step changes later ones
@@ -45,7 +48,7 @@ def test_the_visible_fix_is_confirmed_by_the_loss(tmp_path: Path) -> None:
 
 def test_the_check_rejects_the_silently_wrong_gradients(tmp_path: Path) -> None:
     original = write(tmp_path, "orig.py", SILENT)
-    check = fd.check(str(tmp_path), [str(original)])
+    check = finite_difference_check(request_for(original, root=tmp_path))
     assert check["available"] is True and check["ok"] is False, check
     assert check["rel_err"] > 100 * check["tolerance"]
 
@@ -54,13 +57,13 @@ def test_no_check_when_the_gradients_match_the_reference(tmp_path: Path) -> None
     fixed = write(tmp_path, "fixed.py", VISIBLE)
     rec = tmp_path / "ref.pt"
     launch(fixed, "--record", str(rec))
-    rep, _ = launch(fixed, "--compare", str(rec), "--fd-check")
+    rep, _ = engine_run(fixed, "--compare", str(rec), "--fd-check")
     assert rep["verification"]["grads_equal"] is True and "fd_check" not in rep["verification"]
 
 
 def test_a_script_that_pins_float32_has_no_check_and_says_why(tmp_path: Path) -> None:
     pinned = write(tmp_path, "pinned.py", VISIBLE.replace("torch.randn(8, 4)", "torch.randn(8, 4, dtype=torch.float32)"))
-    check = fd.check(str(tmp_path), [str(pinned)])
+    check = finite_difference_check(request_for(pinned, root=tmp_path))
     assert check["available"] is False
     assert check["why"].startswith("the script does not run in float64 (RuntimeError:"), check
 
@@ -91,9 +94,9 @@ def test_the_nudge_lands_before_the_first_use_and_after_late_initialisation() ->
 def test_compare_needs_both_runs_and_the_same_leaves() -> None:
     run = {"fd": {"loss": 1.0, "directional": 2.0, "leaves": [[2]]}, "problems": [], "script_error": None}
     other = {"fd": {"loss": 1.0 - 4e-6, "directional": 2.0, "leaves": [[2]]}, "problems": [], "script_error": None}
-    assert fd.compare(run, other, 1e-6)["ok"] is True
-    assert fd.compare(run, {**other, "fd": {**other["fd"], "leaves": [[3]]}}, 1e-6) == {
+    assert fdiff.compare(run, other, 1e-6)["ok"] is True
+    assert fdiff.compare(run, {**other, "fd": {**other["fd"], "leaves": [[3]]}}, 1e-6) == {
         "available": False, "why": "the two float64 runs used different leaves"}
-    assert fd.compare(run, {"script_error": {"type": "RuntimeError", "message": "x"}}, 1e-6)["available"] is False
+    assert fdiff.compare(run, {"script_error": {"type": "RuntimeError", "message": "x"}}, 1e-6)["available"] is False
     flat = {"fd": {"loss": 1.0, "directional": 0.0, "leaves": [[2]]}, "problems": [], "script_error": None}
-    assert "does not depend" in fd.compare(flat, flat, 1e-6)["why"]
+    assert "does not depend" in fdiff.compare(flat, flat, 1e-6)["why"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.api import analyze, rewrite
-from transforms.base import Example, FixSafety, Rule
-from transforms.registry import ALL_RULES
+from inplace_fix.transforms.api import analyze, rewrite
+from inplace_fix.transforms.base import Example, FixSafety, Rule
+from inplace_fix.transforms.registry import ALL_RULES
 
 
 def _cases(kind: str) -> list:

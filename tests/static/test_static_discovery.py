@@ -1,4 +1,4 @@
-"""codemod.discovery, codemod.gitignore, codemod.config, codemod.suppressions: the pieces under scan/migrate."""
+"""inplace_fix.discovery, .gitignore, .config, .suppressions: the pieces under scan/migrate."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from codemod.config import Config, ConfigError, load_config, parse_codes, resolve_rules
-from codemod.discovery import discover, is_excluded
-from codemod.suppressions import is_suppressed, parse_suppressions
-from transforms.base import Finding
+from inplace_fix.config import Config, ConfigError, load_config, parse_codes, resolve_rules
+from inplace_fix.discovery import discover, is_excluded
+from inplace_fix.suppressions import is_suppressed, parse_suppressions
+from inplace_fix.transforms.base import Finding
 
 CODES = ("IPF001", "IPF002", "IPF003", "IPF004", "IPF005", "IPF006", "IPF007", "IPF008")
 

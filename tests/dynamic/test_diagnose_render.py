@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from codemod.commands.fix import _strip_runner_frames, exit_code
-from codemod.console import Console
-from codemod.diagnose import Request, display_path, find_root, from_report, report_dict, to_json
-from codemod.render.diagnosis import render_diagnosis, why_sentence
+from inplace_fix.commands.fix import _strip_runner_frames
+from inplace_fix.console import Console
+from inplace_fix.diagnosis import from_report
+from inplace_fix.exit_codes import exit_code_for as exit_code
+from inplace_fix.paths import display_path, find_root
+from inplace_fix.report import dumps
+from inplace_fix.request import Request
+from inplace_fix.render.diagnosis import render_diagnosis, why_sentence
 
 NET = textwrap.dedent("""\
     import torch
@@ -58,7 +62,7 @@ def _report(folder: Path) -> dict:
 def diagnosis(tmp_path: Path):
     (tmp_path / "net.py").write_text(NET)
     request = Request(script="net.py", root=str(tmp_path), cwd=str(tmp_path))
-    return from_report(_report(tmp_path), request, propose=False)
+    return from_report(_report(tmp_path), request)
 
 
 def test_human_frames_carets_and_why(diagnosis) -> None:
@@ -90,7 +94,7 @@ def test_color_only_when_asked(diagnosis) -> None:
 
 
 def test_json_report_contract(diagnosis) -> None:
-    report = json.loads(to_json(report_dict(diagnosis)))
+    report = json.loads(dumps(diagnosis.to_json()))
     assert list(report)[:6] == ["tool", "version", "script", "status", "problems", "verification"]
     assert report["script"] == "net.py" and report["status"] == "found" and report["verification"] is None
     (p,) = report["problems"]

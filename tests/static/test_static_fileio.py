@@ -1,4 +1,4 @@
-"""codemod.fileio: what is read is exactly what is on disk; what is written loses nothing."""
+"""inplace_fix.fileio: what is read is exactly what is on disk; what is written loses nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codemod.fileio import SourceError, encode, read_source, restore, write_atomic
+from inplace_fix.fileio import SourceError, encode, read_source, restore, write_atomic
 
 
 def test_crlf_text_keeps_its_line_endings(tmp_path: Path) -> None:

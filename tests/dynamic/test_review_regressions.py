@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from codemod.cli import main
+from inplace_fix.cli import main
 
-ENTRY = "import sys; from codemod.cli import main; sys.exit(main(prog_name='inplace-fix'))"
+ENTRY = "import sys; from inplace_fix.cli import main; sys.exit(main(prog_name='inplace-fix'))"
 
 BODY = "import torch\ndef f(x):\n    y = torch.sigmoid(x)\n    y.add_(1)\n    return y\n"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHECK = REPO / "corpora" / "check.py"
 
 # One script per row of PATTERNS.md ("Real-world patterns"); names as the rows spell them.

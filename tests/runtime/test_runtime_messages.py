@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from codemod.runtime import messages
+from inplace_fix.runtime import messages
 
 CASES = [
     # torch 2.13/2.14: forward-op node names

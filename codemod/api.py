@@ -1,0 +1,197 @@
+"""The Python API: what the command line, a notebook, a pytest plugin or another tool calls.
+
+Four calls, no printing, no click. Each returns a frozen value that carries everything
+the command line shows, and raises `InputError` (one line, nothing run or written) for
+input a user must correct:
+
+    from inplace_fix import api
+
+    result = api.scan(["models/"])                 # static: never runs code
+    for finding in result.findings:
+        print(finding.path, finding.line, finding.code)
+    outcome = api.fix("train.py", api.FixOptions(steps=2))   # diagnose, rewrite, verify
+    print(outcome.status, outcome.summary)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from inplace_fix.diagnosis import Diagnosis, run_diagnosis
+from inplace_fix.errors import InputError
+from inplace_fix.fixer.outcome import Outcome
+from inplace_fix.lint import FileError, FileResult
+from inplace_fix.report import Fix, Problem, Report, Round, Site
+from inplace_fix.request import Request, check_request
+from inplace_fix.transforms.base import Finding
+
+__all__ = [
+    "scan", "migrate", "diagnose", "fix",
+    "StaticOptions", "ScanResult", "MigrateResult", "Target", "RunOptions", "FixOptions",
+    "Diagnosis", "Outcome", "Report", "Problem", "Site", "Fix", "Round", "Finding", "FileResult", "FileError",
+    "InputError",
+]
+
+Progress = Callable[[int, int], None]  # (files done so far, files in the run)
+
+
+# ------------------------------------------------------------------ static: scan, migrate
+
+
+@dataclass(frozen=True)
+class StaticOptions:
+    """Options of `scan` and `migrate`; each path's own `[tool.inplace-fix]` config applies too."""
+
+    select: tuple[str, ...] = ()  # rule codes; empty: each config's selection (ALL: every rule)
+    ignore: tuple[str, ...] = ()
+    min_confidence: str = "medium"  # low | medium | high
+    jobs: int | None = None  # worker processes; None or 0: every core
+    unsafe_fixes: bool = False  # migrate: also rewrites that can change behaviour through aliasing
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Every file scanned, in path order, and the paths that could not be used."""
+
+    files: tuple[FileResult, ...]
+    errors: tuple[FileError, ...]  # files left alone (unreadable, unparsable, missing paths), with why
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for r in self.files for f in r.findings)
+
+    @property
+    def suppressed(self) -> int:
+        return sum(r.suppressed for r in self.files)
+
+
+@dataclass(frozen=True)
+class MigrateResult(ScanResult):
+    """A migration: per file the diff, what was fixed, skipped as unsafe, or left to a human."""
+
+    applied: bool = False  # the changes were written
+
+    @property
+    def changed(self) -> tuple[FileResult, ...]:
+        return tuple(r for r in self.files if r.changed and (r.written or not self.applied))
+
+    @property
+    def pending(self) -> bool:
+        """Something is left for a human: a dry-run change, an unsafe fix skipped, a finding unfixed."""
+        return any(r.unsafe_skipped or r.unfixed or (r.changed and not self.applied) for r in self.files)
+
+
+def _static(paths: Sequence[str], options: StaticOptions, fix: bool, write: bool, cwd: str | None,
+            progress: Progress | None) -> tuple[tuple[FileResult, ...], tuple[FileError, ...]]:
+    from inplace_fix.bulk import run_many
+    from inplace_fix.workset import build_workset
+
+    if not paths:
+        raise InputError("no paths given")
+    workset = build_workset(list(paths), list(options.select) or None, list(options.ignore), fix=fix,
+                            unsafe=options.unsafe_fixes, write=write, min_confidence=options.min_confidence,
+                            cwd=Path(cwd) if cwd else None)
+    total = len(workset.jobs)
+    done = 0
+
+    def on_done(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, total)
+
+    results = run_many(workset.jobs, jobs=options.jobs, on_done=on_done)
+    errors = list(workset.problems) + [FileError(r.display, r.error) for r in results if r.error]
+    return results, tuple(errors)
+
+
+def scan(paths: Sequence[str], options: StaticOptions = StaticOptions(), *, cwd: str | None = None,
+         progress: Progress | None = None) -> ScanResult:
+    """Every in-place site that can break autograd, with rule codes. Runs no code."""
+    files, errors = _static(paths, options, fix=False, write=False, cwd=cwd, progress=progress)
+    return ScanResult(files, errors)
+
+
+def migrate(paths: Sequence[str], options: StaticOptions = StaticOptions(), apply: bool = False, *,
+            cwd: str | None = None, progress: Progress | None = None) -> MigrateResult:
+    """The static rewrite of every fixable site: diffs (dry run), or written atomically with `apply`."""
+    files, errors = _static(paths, options, fix=True, write=apply, cwd=cwd, progress=progress)
+    return MigrateResult(files, errors, applied=apply)
+
+
+# ------------------------------------------------------------------ dynamic: diagnose, fix
+
+
+@dataclass(frozen=True)
+class Target:
+    """What runs: a script (like `python SCRIPT`) or a module (like `python -m MODULE`)."""
+
+    script: str | None = None
+    module: str | None = None
+    args: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, target: "Target | str | os.PathLike[str]") -> "Target":
+        return target if isinstance(target, Target) else cls(script=os.fspath(target))
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the script runs under the runtime."""
+
+    steps: int = 3  # stop cleanly after this many successful backward calls
+    timeout: float = 600.0  # seconds; the script and everything it started are stopped then
+    python: str = field(default_factory=lambda: sys.executable)  # the interpreter that has torch
+    root: str | None = None  # project root (default: the git top-level above the script, else its folder)
+    anomaly: bool = False  # also run torch's anomaly detection as a cross-check
+    cwd: str | None = None  # the directory the script runs in (default: the current one)
+
+
+@dataclass(frozen=True)
+class FixOptions(RunOptions):
+    """`fix` also re-runs and verifies, for up to `max_rounds` rounds."""
+
+    max_rounds: int = 5
+
+
+def _request(target: Target | str | os.PathLike[str], options: RunOptions) -> Request:
+    t = Target.of(target)
+    if (t.script is None) == (t.module is None):
+        raise InputError("give a script or a module, not both or neither")
+    return check_request(Request(script=t.script, module=t.module, args=tuple(t.args), steps=options.steps,
+                                 timeout=options.timeout, python=options.python, root=options.root,
+                                 anomaly=options.anomaly, cwd=options.cwd or os.getcwd()))
+
+
+def diagnose(target: Target | str | os.PathLike[str], options: RunOptions = RunOptions(), *,
+             stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> Diagnosis:
+    """Run the script once under the runtime; each problem found comes with its proposed fix.
+
+    The script's output goes to `stdout`/`stderr` (this process's streams by default).
+    Writes nothing.
+    """
+    from inplace_fix.fixer.preview import propose_each
+
+    request = _request(target, options)
+    diagnosis = run_diagnosis(request, stdout, stderr)
+    if not diagnosis.problems:
+        return diagnosis
+    return diagnosis.with_problems(propose_each(diagnosis.problems, diagnosis.root, request.cwd))
+
+
+def fix(target: Target | str | os.PathLike[str], options: FixOptions = FixOptions(), *,
+        echo: bool = False) -> Outcome:
+    """Diagnose, rewrite, re-run and verify; anything not verified is restored byte for byte.
+
+    The script's output of the diagnosis run is in `Outcome.output` (also copied to
+    stderr as it runs when `echo`).
+    """
+    from inplace_fix.fixer.apply import apply_fix
+
+    request = _request(target, options)
+    return apply_fix(request, max_rounds=options.max_rounds, cwd=request.cwd, echo=echo)
