@@ -50,7 +50,7 @@ class RunResult:
 
 
 def build_command(request: Request, report_path: str, options: tuple[str, ...] = ()) -> list[str]:
-    """The launcher command line (spec "Runtime API")."""
+    """The command line that starts runtime/launch.py on the target (its usage is in that file)."""
     cmd = [request.python, str(LAUNCHER), "--report", report_path, "--steps", str(request.steps)]
     if request.root:
         cmd += ["--root", request.root]

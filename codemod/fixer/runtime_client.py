@@ -20,7 +20,7 @@ __all__ = ["RunResult", "flags", "run"]
 
 def flags(*, record: Path | None = None, compare: Path | None = None,
           clone_on_write: bool = False, fd_check: bool = False) -> tuple[str, ...]:
-    """The verifier's launcher flags (spec "Runtime API")."""
+    """The verifier's flags for runtime/launch.py."""
     out: list[str] = []
     if record is not None:
         out += ["--record", str(record)]

@@ -119,7 +119,7 @@ def test_python_reaches_the_finite_difference_runs(tmp_path: Path) -> None:
 
 
 def test_a_hanging_fallback_run_is_stopped_within_the_timeout(tmp_path: Path) -> None:
-    pids, budget = tmp_path / "pids", 30.0
+    pids, budget = tmp_path / "pids", 15.0
     s = write(tmp_path, "v.py", VIEW.format(hang=_hang("torch.is_anomaly_enabled()", pids)))
     started = time.monotonic()
     rep, result = engine_run(s, timeout=budget)
@@ -128,13 +128,13 @@ def test_a_hanging_fallback_run_is_stopped_within_the_timeout(tmp_path: Path) ->
     assert not result.timed_out and rep["problems"][0]["kind"] == "view-modified"
     assert rep["problems"][0].get("view_created_at") is None
     assert rep["anomaly_fallback"] == {
-        "ran": False, "why": "the anomaly-mode re-run stopped when --timeout 30 s ran out"}
+        "ran": False, "why": "the anomaly-mode re-run stopped when --timeout 15 s ran out"}
     _assert_all_gone(pids)
 
 
 def test_hanging_finite_difference_runs_are_stopped_within_the_timeout(tmp_path: Path) -> None:
     python, log = _wrapper(tmp_path)
-    pids, budget = tmp_path / "pids", 30.0
+    pids, budget = tmp_path / "pids", 15.0
     original = write(tmp_path, "orig.py", SILENT.format(hang=""))
     fixed = write(tmp_path, "fixed.py",
                   VISIBLE.format(hang=_hang("torch.get_default_dtype() == torch.float64", pids)))
@@ -146,7 +146,7 @@ def test_hanging_finite_difference_runs_are_stopped_within_the_timeout(tmp_path:
     assert elapsed < budget + KILL_GRACE_S + 5, elapsed
     assert not result.timed_out
     assert rep["verification"]["fd_check"] == {
-        "available": False, "why": "the float64 runs stopped when --timeout 30 s ran out"}
+        "available": False, "why": "the float64 runs stopped when --timeout 15 s ran out"}
     assert len(_launches(log)) == 2  # the -h run is not started once the budget is spent
     _assert_all_gone(pids)
 
