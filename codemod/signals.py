@@ -20,7 +20,7 @@ def terminate_like_ctrl_c() -> Iterator[None]:
     unverified, the script (in its own session) or the migrate workers run on as
     orphans and keep writing. Raising instead lets every `finally` run: the runner
     stops the script's process group, --apply rolls its edits back, the pool stops
-    its workers (which die at once: see codemod.bulk), and fileio removes a temp file.
+    its workers (which die at once: see inplace_fix.bulk), and fileio removes a temp file.
     """
     if threading.current_thread() is not threading.main_thread() or os.name != "posix":
         yield

@@ -52,7 +52,7 @@ class Scope:
 
     @property
     def quiet(self) -> bool:
-        """True where in-place code is not an autograd problem (DESIGN.md "Lessons")."""
+        """True where in-place code is not an autograd problem: no_grad blocks, optimizer steps, init code."""
         return self.no_grad or self.optimizer or self.init or self.inplace_api
 
     @property

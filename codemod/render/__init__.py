@@ -1,1 +1,1 @@
-"""Rendering of results for people and machines: diffs (diff.py) and findings (findings.py)."""
+"""Rendering for people and machines: the diagnosis, the --apply outcome, diffs, findings, summaries."""

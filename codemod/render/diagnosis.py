@@ -2,7 +2,7 @@
 
 Code frames look like a compiler's (`file:line:col`, the source line, a caret under
 the operation) because that is what editors and people already parse. Columns are
-printed 1-based here; everything inside the code is 0-based (spec "Positions").
+printed 1-based here; everything inside the code is 0-based.
 Color only on a terminal (inplace_fix.console): the text is identical without it.
 """
 

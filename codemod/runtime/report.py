@@ -1,6 +1,6 @@
-"""Build and write the runtime's JSON report (DESIGN.md's report + the spec's fields).
+"""Build and write the runtime's JSON report: the problems it found, as plain data for the engine.
 
-Why its own module: it is the contract with the engine (codemod/diagnose.py), which
+Why its own module: it is the contract with the engine (`inplace_fix.report` reads it), which
 never imports torch. Everything here is plain data; sites are resolved to
 {file (absolute), line, col (0-based chars), code, op} only now.
 """
