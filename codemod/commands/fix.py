@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from inplace_fix.console import Console
 from inplace_fix.exit_codes import ExitCode, exit_code_for
+
+if TYPE_CHECKING:
+    from inplace_fix.api import Diagnosis, Outcome
 
 __all__ = ["fix_command", "run_command"]
 
@@ -120,7 +123,7 @@ def _execute_inner(*, script: str | None, module: str | None, script_args: tuple
     return _show_diagnosis(diagnosis, json_output)
 
 
-def _show_diagnosis(diagnosis: Any, json_output: bool) -> int:
+def _show_diagnosis(diagnosis: "Diagnosis", json_output: bool) -> int:
     from inplace_fix.render.diagnosis import render_diagnosis
     from inplace_fix.report import dumps
 
@@ -143,7 +146,7 @@ def _show_diagnosis(diagnosis: Any, json_output: bool) -> int:
     return int(exit_code_for(diagnosis.status))
 
 
-def _show_outcome(outcome: Any, json_output: bool) -> int:
+def _show_outcome(outcome: "Outcome", json_output: bool) -> int:
     """--apply: the script's output of the diagnosis run, then the outcome as text or JSON."""
     from inplace_fix.render.outcome import render_outcome
     from inplace_fix.report import dumps
