@@ -33,7 +33,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
 
 from fix_corpus_support import Case, cases  # noqa: E402
 

@@ -24,6 +24,5 @@ def cli_command(console_script: bool = True) -> list[str]:
 def run_cli(*args: str, cwd: str | Path | None = None, timeout: float = 120,
             env: dict[str, str] | None = None, console_script: bool = True) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH", "")]))
     return subprocess.run([*cli_command(console_script), *args], cwd=str(cwd or REPO), capture_output=True, text=True,
                           timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)

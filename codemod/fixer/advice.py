@@ -1,4 +1,4 @@
-"""What to change by hand when no local, forward-preserving rewrite exists (PATTERNS.md).
+"""What to change by hand when no local, forward-preserving rewrite exists.
 
 Each rule says how its own operation is fixed by hand (`Rule.hand_fix`); the texts here
 only say where, and why no rewrite applies.
@@ -71,7 +71,7 @@ def is_parameter_data_update(problem: Problem) -> bool:
 
 
 def optimizer_step(problem: Problem, report: Report | None) -> str:
-    """PATTERNS.md's options for a step() between a forward pass and its backward."""
+    """The two ways out of a step() between a forward pass and its backward: reorder, or recompute."""
     step = _where(problem.modified_at)
     backward = failing_backward(problem, report)
     move = (f"the backward at {_where(backward)}" if backward
