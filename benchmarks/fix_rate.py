@@ -196,7 +196,8 @@ def run_case(case: Case) -> dict[str, Any]:
                                "exit": proc.returncode, "plain_s": round(plain_s, 2), "apply_s": round(apply_s, 2),
                                "ratio": round(apply_s / plain_s, 2) if plain_s else None,
                                "localized": localized(case, report),
-                               "golden_match": None, "harm": None, "why": report.get("why")}
+                               "golden_match": None, "harm": None, "why": report.get("why"),
+                               "strategies": strategies(report), "candidates_run": candidates_run(report)}
         if report.get("status") == "fixed":
             row["golden_match"] = all((work / rel).read_bytes() == g.read_bytes() for rel, g in case.goldens.items())
             ref, fixed = base / "ref.pt", base / "fixed.pt"
@@ -211,6 +212,28 @@ def run_case(case: Case) -> dict[str, Any]:
             except Exception as exc:  # a missing recording is reported, not hidden
                 row["harm"] = {"harmful": True, "error": f"{type(exc).__name__}: {exc}"}
         return row
+
+
+def strategies(report: dict[str, Any]) -> list[str]:
+    """How each kept fix works (out-of-place, inplace-flag, clone-at-save, ...), in round order."""
+    return [(p.get("fix") or {}).get("strategy") or "?" for r in report.get("rounds") or ()
+            for p in r.get("problems") or () if p.get("fix")]
+
+
+def candidates_run(report: dict[str, Any]) -> int:
+    """Verification runs spent on candidates (a refuted candidate costs one, a declined one none)."""
+    return sum(1 for r in report.get("rounds") or () for p in r.get("problems") or ()
+               for c in p.get("candidates") or () if c.get("status") in ("verified", "rejected"))
+
+
+def per_strategy(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Verified fixes per strategy over the fixed scripts."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row["status"] == "fixed":
+            for name in row["strategies"]:
+                counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def resnet_row() -> dict[str, Any]:
@@ -246,17 +269,24 @@ def main() -> int:
     harmful = [r for r in rows if r["status"] == "fixed" and (r["harm"] or {}).get("harmful")]
     loc = [r for r in rows if r["localized"]]
     ratios = sorted(r["ratio"] for r in rows if r["ratio"])
-    print(f"{'script':52} {'status':13} {'loc':4} {'plain s':>7} {'apply s':>7} {'ratio':>5}")
+    print(f"{'script':52} {'status':13} {'loc':4} {'plain s':>7} {'apply s':>7} {'ratio':>5} strategy")
     for r in rows:
         print(f"{r['name'][:52]:52} {str(r['status']):13} {'yes' if r['localized'] else 'NO':4} "
-              f"{r['plain_s']:7.2f} {r['apply_s']:7.2f} {r['ratio']:5.2f}"
+              f"{r['plain_s']:7.2f} {r['apply_s']:7.2f} {r['ratio']:5.2f} {','.join(r['strategies']) or '-'}"
+              + (f" ({r['candidates_run']} candidate runs)" if r["candidates_run"] > len(r["strategies"]) else "")
               + ("" if r["status"] != "fixed" or not (r["harm"] or {}).get("harmful") else "  HARMFUL"))
+    first_try = [r for r in rows if r["status"] == "fixed" and r["candidates_run"] <= len(r["strategies"])]
+    first_ratios = sorted(r["ratio"] for r in first_try if r["ratio"])
     summary = {
         "fixable": len(fixable), "fixed_and_verified": len(fixed),
         "fixed_share": round(len(fixed) / len(fixable), 3) if fixable else None,
         "scripts": len(rows), "localized": len(loc), "localized_share": round(len(loc) / len(rows), 3) if rows else None,
         "harmful_edits": len(harmful), "unfixable_marked_fixed": len(wrongly_fixed),
         "median_ratio": ratios[len(ratios) // 2] if ratios else None, "max_ratio": ratios[-1] if ratios else None,
+        "median_ratio_first_candidate_verified": first_ratios[len(first_ratios) // 2] if first_ratios else None,
+        "fixed_per_strategy": per_strategy(rows),
+        "scripts_needing_a_later_candidate": sorted(r["name"] for r in rows
+                                                    if r["status"] == "fixed" and r not in first_try),
     }
     if not opts.no_resnet:
         summary["resnet"] = resnet_row()

@@ -154,9 +154,11 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class FixOptions(RunOptions):
-    """`fix` also re-runs and verifies, for up to `max_rounds` rounds."""
+    """`fix` also re-runs and verifies, for up to `max_rounds` rounds, trying each problem's
+    candidate fixes in turn (at most `max_candidates` verification runs per problem)."""
 
     max_rounds: int = 5
+    max_candidates: int = 3
 
 
 def _request(target: Target | str | os.PathLike[str], options: RunOptions) -> Request:
@@ -194,4 +196,5 @@ def fix(target: Target | str | os.PathLike[str], options: FixOptions = FixOption
     from inplace_fix.fixer.apply import apply_fix
 
     request = _request(target, options)
-    return apply_fix(request, max_rounds=options.max_rounds, cwd=request.cwd, echo=echo)
+    return apply_fix(request, max_rounds=options.max_rounds, max_candidates=options.max_candidates,
+                     cwd=request.cwd, echo=echo)

@@ -153,9 +153,11 @@ def run_runtime(request: Request, report_path: str, options: tuple[str, ...] = (
 
     `deadline` is a `time.monotonic()` value (default: `request.timeout` from now). The
     follow-ups: the float64 finite-difference runs when `options` has --fd-check and the
-    gradients differ from the reference's (result at `verification.fd_check`), and the
+    gradients differ from the reference's (result at `verification.fd_check`), the
     anomaly-mode re-run when a problem lacks a site only that mode gives (unless the run
-    was --anomaly or --no-fallback; how it went at the report's `anomaly_fallback`).
+    was --anomaly or --no-fallback; how it went at the report's `anomaly_fallback`), and
+    the dispatch-mode re-run when a saved tensor's writer went unnamed (a write inside a
+    torch function; unless --no-fallback; at `dispatch_fallback`).
     """
     started = time.monotonic()
     deadline = started + request.timeout if deadline is None else deadline
@@ -184,7 +186,21 @@ def _follow_ups(request: Request, data: dict[str, Any], options: tuple[str, ...]
             data = {**data, "anomaly_fallback": {"ran": False, "why": why}}
         else:
             data = {**anomaly_fallback.merge(data, child), "anomaly_fallback": {"ran": True, "why": None}}
+    if "--no-fallback" not in options and "--dispatch-writes" not in options and anomaly_fallback.dispatch_needed(data):
+        data = _dispatch_follow_up(request, data, options, deadline)
     return data
+
+
+def _dispatch_follow_up(request: Request, data: dict[str, Any], options: tuple[str, ...],
+                        deadline: float) -> dict[str, Any]:
+    """The re-run with the dispatch-mode pass that names a write made inside a torch function, merged."""
+    what = "the dispatch-mode re-run"
+    child, why = _child(request, anomaly_fallback.dispatch_options(options), deadline, what)
+    if child is None:
+        return {**data, "dispatch_fallback": {"ran": False, "why": why}}
+    merged, named = anomaly_fallback.merge_dispatch(data, child)
+    why = None if named else f"{what} saw no write to the saved tensor either"
+    return {**merged, "dispatch_fallback": {"ran": True, "why": why}}
 
 
 def finite_difference_check(request: Request, *, step: float = fdiff.STEP,

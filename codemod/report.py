@@ -22,13 +22,13 @@ from typing import Any
 from inplace_fix import __version__
 from inplace_fix.paths import display_path
 
-__all__ = ["Site", "Fix", "Problem", "Round", "Report", "read_runtime_report", "read_runtime_json", "dumps",
+__all__ = ["Site", "Fix", "Attempt", "Problem", "Round", "Report", "read_runtime_report", "read_runtime_json", "dumps",
            "SITE_KEYS", "SITE_LIST_KEYS"]
 
 # The runtime's problem fields that hold one site, and those that hold a list of sites.
 SITE_KEYS = ("saved_at", "modified_at", "construction_at", "alias_at", "data_at", "view_created_at",
-             "backward_at")
-SITE_LIST_KEYS = ("library_frames", "construction_stack")
+             "backward_at", "inplace_set_at")
+SITE_LIST_KEYS = ("library_frames", "construction_stack", "also_modified_at")
 
 
 def _absolute(file: str, cwd: str) -> str:
@@ -80,12 +80,15 @@ class Fix:
     title: str
     diff: str
     site: str = ""  # which runtime site the node was found from: modified_at, construction_at, ...
+    strategy: str = ""  # how it fixes: out-of-place, inplace-flag, config-literal, alias, no-grad, detach, clone-at-save
 
     def to_json(self, cwd: str | None = None) -> dict[str, Any]:
         out = {"rule": self.rule, "file": display_path(self.path, cwd), "line": self.line, "col": self.col,
                "title": self.title, "diff": self.diff}
         if self.site:
             out["site"] = self.site
+        if self.strategy:
+            out["strategy"] = self.strategy
         return out
 
     @classmethod
@@ -94,7 +97,38 @@ class Fix:
             return None
         return cls(str(data["rule"]), _absolute(str(data.get("file") or ""), cwd), int(data.get("line") or 0),
                    int(data.get("col") or 0), str(data.get("title") or ""), str(data.get("diff") or ""),
-                   str(data.get("site") or ""))
+                   str(data.get("site") or ""), str(data.get("strategy") or ""))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One candidate fix for a problem, and what became of it.
+
+    `status`: verified (kept), rejected (the re-run refuted it: `why` says how), declined
+    (the rule left the node alone), untried (another candidate was kept first, or the
+    `--max-candidates` budget ran out), proposed (a dry run: not run yet).
+    """
+
+    rule: str
+    path: str
+    line: int
+    col: int
+    title: str
+    strategy: str
+    status: str
+    why: str = ""
+
+    def to_json(self, cwd: str | None = None) -> dict[str, Any]:
+        return {"rule": self.rule, "file": display_path(self.path, cwd), "line": self.line, "col": self.col,
+                "title": self.title, "strategy": self.strategy, "status": self.status, "why": self.why or None}
+
+    @classmethod
+    def from_json(cls, data: Any, cwd: str) -> "Attempt | None":
+        if not isinstance(data, Mapping) or not data.get("rule"):
+            return None
+        return cls(str(data["rule"]), _absolute(str(data.get("file") or ""), cwd), int(data.get("line") or 0),
+                   int(data.get("col") or 0), str(data.get("title") or ""), str(data.get("strategy") or ""),
+                   str(data.get("status") or ""), str(data.get("why") or ""))
 
 
 @dataclass(frozen=True)
@@ -115,6 +149,7 @@ class Problem:
     data: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     fix: Fix | None = None
     why_unfixable: str | None = None
+    attempts: tuple[Attempt, ...] = ()  # every candidate fix, in the order tried (JSON: `candidates`)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], cwd: str) -> "Problem":
@@ -129,7 +164,8 @@ class Problem:
         return cls(kind=str(data.get("kind") or "saved-tensor-modified"), error=data.get("error"),
                    tensor=dict(data.get("tensor") or {}), rule=data.get("rule") or None, sites=sites,
                    frames=frames, data=absolute, fix=Fix.from_json(data.get("fix"), cwd),
-                   why_unfixable=data.get("why_unfixable"))
+                   why_unfixable=data.get("why_unfixable"),
+                   attempts=tuple(a for a in (Attempt.from_json(x, cwd) for x in data.get("candidates") or ()) if a))
 
     # -- the sites, by name -----------------------------------------------------
     def site(self, key: str) -> Site | None:
@@ -184,6 +220,9 @@ class Problem:
     def with_fix(self, fix: Fix | None, why_unfixable: str | None = None) -> "Problem":
         return replace(self, fix=fix, why_unfixable=None if fix else why_unfixable)
 
+    def with_attempts(self, attempts: Sequence[Attempt]) -> "Problem":
+        return replace(self, attempts=tuple(attempts))
+
     def signature(self) -> tuple[str, ...]:
         """The problem by what the code says (line numbers move when a rewrite inserts a line)."""
         def text(site: Site | None) -> str:
@@ -205,6 +244,10 @@ class Problem:
         out["rule"] = self.rule
         out["fix"] = self.fix.to_json(cwd) if self.fix else None
         out["why_unfixable"] = self.why_unfixable
+        if self.attempts:
+            out["candidates"] = [a.to_json(cwd) for a in self.attempts]
+        else:
+            out.pop("candidates", None)
         return out
 
 
@@ -264,6 +307,8 @@ class Report:
             out["message"] = self.message
         if self.data.get("anomaly_fallback"):  # the follow-up run that looked for a missing site, and how it went
             out["anomaly_fallback"] = self.data["anomaly_fallback"]
+        if self.data.get("dispatch_fallback"):  # the re-run that looked for a write inside a torch function
+            out["dispatch_fallback"] = self.data["dispatch_fallback"]
         if self.applied:
             out.update({"rounds": [r.to_json(cwd) for r in self.rounds], "files_changed": list(self.files_changed),
                         "restored": list(self.restored), "why": self.why or None, "summary": self.summary})

@@ -45,6 +45,7 @@ CLEAN = ROOT / "clean"
 
 KINDS = ("saved-tensor-modified", "leaf-modified", "view-modified", "silent-data-mutation")
 RULES = tuple(f"IPF00{i}" for i in range(1, 9))
+FIX_STRATEGIES = ("clone-saved",)  # fixes no rule reports: cloning at the saving site
 SITE_KEYS = ("modified", "saved", "constructed", "view")
 REQUIRED_KEYS = ("kind", "modified", "saved", "rule", "fixable")
 OPTIONAL_KEYS = ("constructed", "view", "fix", "losses")
@@ -155,8 +156,8 @@ def _parse_expect(body: str, entry: Path) -> Expect:
     if rule != "-" and rule not in RULES:
         raise HeaderError(f"rule={rule!r}: expected IPF001..IPF008 or -")
     fixable = fields["fixable"] == "yes"
-    if fixable and rule == "-":
-        raise HeaderError("fixable=yes needs a rule")
+    if fixable and rule == "-" and not fields.get("fix", "").startswith(FIX_STRATEGIES):
+        raise HeaderError("fixable=yes needs a rule (or fix=clone-saved@LINE: a write inside a library)")
     modified = _site(fields["modified"], entry, "modified")
     if modified is None:
         raise HeaderError("modified cannot be -")
@@ -167,7 +168,7 @@ def _parse_expect(body: str, entry: Path) -> Expect:
     if "fix" in fields:
         for item in fields["fix"].split(","):
             code, _, where = item.partition("@")
-            if code not in RULES:
+            if code not in RULES and code not in FIX_STRATEGIES:
                 raise HeaderError(f"fix item {item!r}: unknown rule")
             s = _site(where, entry, "fix")
             if s is None:
@@ -266,7 +267,8 @@ def validate_sites(h: Header) -> list[str]:
             ([("constructed", e.constructed)] if e.constructed else [])
         for what, s in flagged:
             if "inplace=True" not in _line(h.folder, s) and '"inplace": True' not in _line(h.folder, s) \
-                    and not re.search(r"\(\s*True\s*\)", _line(h.folder, s)):
+                    and not re.search(r"\(\s*True\s*\)", _line(h.folder, s)) \
+                    and not _VARIABLE_FLAG.search(_line(h.folder, s)):
                 errs.append(f"{what} {s}: no inplace flag on that line")
     return errs
 
@@ -448,10 +450,47 @@ def golden_files(h: Header) -> dict[str, Path]:
     return {h.path.name: g} if g.exists() else {}
 
 
+_INPLACE_CALL = re.compile(r"\.\w+_\(")
+_VARIABLE_FLAG = re.compile(r"\binplace=(?!(?:True|False|None)\b)[A-Za-z_][\w.]*")  # `inplace=inplace`
+
+
+def _write_into_copy(indent: str, new: list[str]) -> bool:
+    """`x_new = x.clone()`, `x_new[...] = <value reading x>`, `x = x_new` (IPF002/IPF006 on part of x)."""
+    if len(new) != 3:
+        return False
+    m = re.match(rf"{re.escape(indent)}(\w+?)(_new\d*) = \1\.clone\(\)$", new[0])
+    return bool(m) and new[1].startswith(f"{indent}{m.group(1)}{m.group(2)}[") \
+        and new[2] == f"{indent}{m.group(1)} = {m.group(1)}{m.group(2)}" and not _INPLACE_CALL.search(new[1])
+
+
+def _out_of_place_statement(indent: str, old: str, new: list[str]) -> bool:
+    """IPF002 on a whole statement: a chain (`s = s.mul(m).add(u)`), nested chains hoisted into
+    rebindings of their names (`den = den.abs().add(1)` above `num = num.sub(den)`), or a loop
+    over a tensor's views rebuilt with torch.stack/torch.cat."""
+    loop = re.match(r"\s*for (\w+) in (.+):$", old)
+    if loop:
+        return len(new) == 1 and re.match(
+            rf"{re.escape(indent)}(\w+) = \w+\.(stack|cat)\(\[.+ for {loop.group(1)} in {re.escape(loop.group(2))}\]", new[0]) is not None
+    if not new or any(_INPLACE_CALL.search(line) for line in new):
+        return False
+    hoisted = all(re.match(rf"{re.escape(indent)}([\w.]+) = \1\.\w+\(", line) for line in new[:-1])
+    return hoisted and _INPLACE_CALL.sub("(", old).strip() != new[-1].strip()
+
+
 def _shape_ok(rule: str, old: str, new: list[str]) -> str | None:
     """Does the edit at one site look like `rule`'s rewrite? Returns a complaint or None."""
     indent = re.match(r"\s*", old).group(0)
     joined = "\n".join(new)
+    if rule == "IPF002" and (_write_into_copy(indent, new) or _out_of_place_statement(indent, old, new)):
+        return None
+    if rule == "IPF006" and _write_into_copy(indent, new[:-1]):  # the value reads the written tensor
+        return None
+    if rule == "IPF004" and re.search(r"\.inplace\s*=\s*True", old):  # a flag set after construction
+        want = re.sub(r"(\.inplace\s*=\s*)True", r"\1False", old, count=1)
+        return None if new == [want] else "IPF004 wants the flag set to False"
+    if rule == "IPF004" and _VARIABLE_FLAG.search(old):  # a variable flag the run proved true
+        want = _VARIABLE_FLAG.sub("inplace=False", old, count=1)
+        return None if new == [want] else "IPF004 wants the variable flag replaced by False"
     if rule == "IPF001":
         m = re.match(r"(\s*)(.+?) ([-+*/@]|//|\*\*|%) ?= (.+)$", old)
         want = f"{m.group(1)}{m.group(2)} = {m.group(2)} {m.group(3)} {m.group(4)}" if m else None
@@ -481,6 +520,10 @@ def _shape_ok(rule: str, old: str, new: list[str]) -> str | None:
     if rule == "IPF008":
         want = [f"{indent}with torch.no_grad():", "    " + old]
         return None if new == want else "IPF008 wants the statement wrapped in `with torch.no_grad():`"
+    if rule == "clone-saved":  # one operand (or the saving op's result) gets `.clone()`, nothing else
+        unwrapped = {new[0].replace(".clone()", "", k) for k in (1,)} if len(new) == 1 else set()
+        unwrapped |= {re.sub(r"\(([^()]*)\)\.clone\(\)", r"\1", new[0], count=1)} if len(new) == 1 else set()
+        return None if old in unwrapped and new != [old] else "clone-saved wants one `.clone()` added"
     return f"unknown rule {rule} in golden diff: {joined!r}"
 
 
@@ -511,9 +554,9 @@ def check_golden_diff(h: Header) -> list[str]:
                 for k in range(i2 - i1):
                     touched.setdefault(i1 + k + 1, []).append(new[j1 + k])
                 continue
-            if i2 - i1 != 1:
+            if i2 - i1 != 1 and not (tag == "replace" and re.match(r"\s*for .+:$", old[i1])):
                 errs.append(f"{g.name}: edit spans original lines {i1 + 1}-{i2}")
-                continue
+                continue  # (a loop rewritten as a whole is one edit at its `for` line)
             touched.setdefault(i1 + 1, []).extend(new[j1:j2])
         for line, new_lines in touched.items():
             if line not in want:

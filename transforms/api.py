@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Collection, Mapping
 
-from inplace_fix.transforms.base import Candidate, Finding, Position, RewriteResult
+from inplace_fix.transforms.base import Candidate, Finding, Position, RewriteResult, Span
 from inplace_fix.transforms.context import FileContext
 from inplace_fix.transforms.registry import ALL_RULES, get_rule
 
@@ -44,7 +44,7 @@ def rewrite(source: str, targets: Mapping[str, Collection[Position]]) -> Rewrite
     libcst.ParserSyntaxError if the source does not parse (not raised when there is
     nothing to rewrite: the source is returned as is).
     """
-    plan = {get_rule(code).code: [p if isinstance(p, Position) else Position(*p) for p in positions]
+    plan = {get_rule(code).code: [p if isinstance(p, (Position, Span)) else Position(*p) for p in positions]
             for code, positions in targets.items() if positions}
     if not plan:
         return RewriteResult(source=source)

@@ -46,6 +46,24 @@ class Position:
 
 
 @dataclass(frozen=True, order=True)
+class Span:
+    """A node's whole extent (start and end, libcst convention), for rewrites that must not
+    confuse a node with the larger ones starting at the same place (`a` in `a * b`)."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @property
+    def start(self) -> Position:
+        return Position(self.line, self.col)
+
+    def shifted(self, lines: int) -> "Span":
+        return Span(self.line + lines, self.col, self.end_line + lines, self.end_col)
+
+
+@dataclass(frozen=True, order=True)
 class Finding:
     """One in-place site a rule flags. Ordered by path, line, column, code."""
 
@@ -145,6 +163,7 @@ class Rule:
     # rewrite runs, so detection never imports libcst)
     expr_nodes: ClassVar[tuple[str, ...]] = ()
     statement_level: ClassVar[bool] = False  # fix_line is called for lines holding a target
+    targets_spans: ClassVar[bool] = False  # targets are Spans (the node's whole extent), not starts
     # What the runtime fixer shows and asks: the fix's title as reports show it, what to
     # change by hand when no rewrite applies, and the problem kinds this rule answers when
     # the runtime names no rule.
@@ -189,6 +208,16 @@ class Rule:
         """Rewrite small statement `index` of a targeted line (SimpleStatementLine or
         SimpleStatementSuite). Returns the new line, a FlattenSentinel, a compound
         statement, or None to leave it alone."""
+        return None
+
+    def fix_suite(self, original: "cst.CSTNode", updated: "cst.CSTNode", rc: "RewriteContext") -> "cst.CSTNode | None":
+        """Rewrite a block (IndentedBlock or Module) after its lines were rewritten, for a rule with
+        targets in this chunk: e.g. join neighbouring statements into one new block. None leaves it."""
+        return None
+
+    def fix_compound(self, original: "cst.CSTNode", updated: "cst.CSTNode", rc: "RewriteContext") -> "object | None":
+        """Rewrite a whole `for` statement that holds a target (after its lines were visited:
+        `for row in t: row.div_(k)` -> `t = torch.stack([...])`); None leaves it alone."""
         return None
 
     def finding(self, ctx: "FileContext", cand: Candidate, *, confidence: Confidence = Confidence.HIGH,

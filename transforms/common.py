@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from inplace_fix.transforms.context import FileContext, Site, dotted
+from inplace_fix.transforms.cstutil import has_comment
+from inplace_fix.transforms.lazycst import cst
 
 
 @dataclass(frozen=True)
@@ -133,3 +136,155 @@ def comment_near_arg(ctx: FileContext, call: ast.Call, index: int) -> bool:
     if lo_line == hi_line:
         return "#" in ctx.source_line(lo_line).encode("utf-8")[lo_col:hi_col].decode("utf-8", "replace")
     return any("#" in ctx.source_line(n) for n in range(lo_line, hi_line + 1))
+
+
+# -- index expressions and Python containers (subscript targets) -----------------------
+
+_PURE_NODES = (ast.Name, ast.Constant, ast.Slice, ast.Tuple, ast.BinOp, ast.UnaryOp, ast.Attribute,
+               ast.Subscript, ast.operator, ast.unaryop, ast.expr_context)
+
+
+def pure_index(node: ast.AST | None) -> bool:
+    """Names, constants, attribute chains, arithmetic, slices, tuples of them: an index
+    expression that evaluating twice (`x[i] = x[i] + v`) cannot change or double."""
+    if node is None:
+        return True
+    return all(isinstance(n, _PURE_NODES) for n in ast.walk(node))
+
+
+def _is_list_value(value: ast.AST) -> bool:
+    if isinstance(value, (ast.List, ast.ListComp)):
+        return True
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult):
+        return isinstance(value.left, ast.List) or isinstance(value.right, ast.List)
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "list"
+
+
+def python_list(ctx: FileContext, name: str, func) -> bool:
+    """Is every binding of `name` in `func` a Python list (`[...]`, a comprehension, `list(...)`,
+    `[x] * n`)? Rebinding an element of a list (`xs[k] = xs[k] + v`) writes into no tensor."""
+    if func is not None and name in {a.arg for a in ctx.params(func)}:
+        return False
+    values = ctx.assignments.get(func, {}).get(name, [])
+    return bool(values) and all(_is_list_value(v) for v in values)
+
+
+def reads_name(node: ast.AST, name: str) -> bool:
+    """Does the expression read the name `name` anywhere?"""
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+
+
+def loop_of(ctx: FileContext, stmt: ast.stmt, name: str) -> ast.For | None:
+    """The innermost enclosing `for` (in the same function) whose target binds `name`."""
+    loops = ctx._cache.get("for_loops")
+    if loops is None:  # one walk per file, only when a rule asks
+        loops = ctx._cache["for_loops"] = [n for n in ast.walk(ctx.tree) if isinstance(n, ast.For)]
+    best = None
+    for node in loops:
+        if node.lineno <= stmt.lineno <= (node.end_lineno or node.lineno) and node is not stmt \
+                and name in _target_names(node.target) and _contains_stmt(node, stmt) \
+                and not _function_between(node, stmt):
+            if best is None or node.lineno >= best.lineno:
+                best = node
+    return best
+
+
+def _function_between(loop: ast.For, stmt: ast.stmt) -> bool:
+    """Is `stmt` inside a function or class defined in the loop's body (another scope)?"""
+    inner = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+    return any(isinstance(n, inner) and any(m is stmt for m in ast.walk(n))
+               for body in (loop.body, loop.orelse) for s in body for n in ast.walk(s))
+
+
+def _contains_stmt(loop: ast.For, stmt: ast.stmt) -> bool:
+    return any(n is stmt for body in (loop.body, loop.orelse) for s in body for n in ast.walk(s))
+
+
+def _target_names(target: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+# -- the "write into a fresh copy" form (libcst) ------------------------------------------
+
+
+def fresh_name(module_code: str, base: str) -> str:
+    """`z_new` (or `z_new2`, ...): a name the module does not use yet."""
+    name, n = f"{base}_new", 2
+    while re.search(rf"\b{re.escape(name)}\b", module_code):
+        name, n = f"{base}_new{n}", n + 1
+    return name
+
+
+def subscript_root_name(target: cst.BaseExpression) -> str | None:
+    """`z` of `z[..., 2:]` / `z[0][1]`; None when the root is not a plain name."""
+    while isinstance(target, cst.Subscript):
+        target = target.value
+    return target.value if isinstance(target, cst.Name) else None
+
+
+def with_root(target: cst.Subscript, name: str) -> cst.Subscript:
+    """The same subscript chain on another root name (`z[..., 2:]` -> `z_new[..., 2:]`)."""
+    if isinstance(target.value, cst.Subscript):
+        return target.with_changes(value=with_root(target.value, name))
+    return target.with_changes(value=cst.Name(name))
+
+
+def cst_reads_name(node: cst.CSTNode, name: str) -> bool:
+    """Does the libcst expression mention the name `name`?"""
+    found = False
+
+    class _Finder(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            nonlocal found
+            found = found or n.value == name
+
+    node.visit(_Finder())
+    return found
+
+
+def _assign(name: str, value: cst.BaseExpression) -> cst.Assign:
+    return cst.Assign(targets=[cst.AssignTarget(target=cst.Name(name))], value=value)
+
+
+def _line(small: cst.BaseSmallStatement, leading: tuple = ()) -> cst.SimpleStatementLine:
+    return cst.SimpleStatementLine(body=[small], leading_lines=leading)
+
+
+def before_write(line: cst.SimpleStatementLine, before: list[cst.BaseSmallStatement],
+                 write: cst.SimpleStatementLine, after: list[cst.BaseSmallStatement] = ()) -> cst.FlattenSentinel:
+    """`before` lines, the write, `after` lines; blank lines and comments above the original
+    line stay above the write when they hold a comment, above the first new line otherwise."""
+    if has_comment(*line.leading_lines):
+        head = [_line(s) for s in before]
+        written = write.with_changes(leading_lines=line.leading_lines)
+    else:
+        head = [_line(s, line.leading_lines if i == 0 else ()) for i, s in enumerate(before)]
+        written = write.with_changes(leading_lines=() if before else line.leading_lines)
+    return cst.FlattenSentinel([*head, written, *[_line(s) for s in after]])
+
+
+def clone_then_write(line: cst.SimpleStatementLine, root: str) -> cst.FlattenSentinel:
+    """`root = root.clone()` before the write: the write gets its own tensor."""
+    clone = cst.Call(func=cst.Attribute(value=cst.Name(root), attr=cst.Name("clone")))
+    return before_write(line, [_assign(root, clone)], line)
+
+
+def write_into_copy(line: cst.SimpleStatementLine, root: str, fresh: str,
+                    write: cst.BaseSmallStatement) -> cst.FlattenSentinel:
+    """`fresh = root.clone()`, `write` (whose target is on `fresh`, whose value still reads
+    `root`), `root = fresh`: the value is computed from the original tensor, which nothing
+    overwrites, and the write goes to a tensor nothing has saved."""
+    clone = cst.Call(func=cst.Attribute(value=cst.Name(root), attr=cst.Name("clone")))
+    body = line.with_changes(body=[write])
+    return before_write(line, [_assign(fresh, clone)], body, [_assign(root, cst.Name(fresh))])
+
+
+def bound_names(target: cst.BaseExpression) -> set[str]:
+    """Every name a `for` target binds (`channel` in `for channel, m, s in zip(img, ...)`)."""
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {name for element in target.elements for name in bound_names(element.value)}
+    if isinstance(target, cst.StarredElement):
+        return bound_names(target.value)
+    return set()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from typing import ClassVar
 
-from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from inplace_fix.transforms.common import fresh_before
+from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, FixTarget, Rule
+from inplace_fix.transforms.common import bound_names, fresh_before, loop_of, pure_index, python_list
 from inplace_fix.transforms.context import FileContext
 from inplace_fix.transforms.cstutil import binary_operator_for, is_reevaluable, parenthesize_operand
 from inplace_fix.transforms.evidence import Confidence, get_evidence
+from inplace_fix.transforms.ipf006_indexed_assignment import IndexedAssignment
 from inplace_fix.transforms.lazycst import cst
 
 _OPS = ("+", "-", "*", "/", "//", "%", "**", "@", "&", "|", "^", "<<", ">>")
@@ -38,8 +40,11 @@ class AugmentedAssignment(Rule):
         "version counter. If an earlier operation saved `x` for its backward (relu, sigmoid, tanh, "
         "exp and softmax save their output; mul and matmul save their inputs), backward() fails with "
         "'modified by an inplace operation'. `x = x + y` computes the same values into a new tensor "
-        "and leaves the saved one intact. Subscript targets (`x[i] += v`) stay in place whatever the "
-        "spelling; they belong to IPF006. An attribute target (`self.h += y`) is rewritten only "
+        "and leaves the saved one intact. An element of a local Python list of tensors (`outs[k] += "
+        "self.up(outs[k + 1])`) becomes `outs[k] = outs[k] + ...` when the index is side-effect free to "
+        "repeat (names, constants, arithmetic, slices). An element of a tensor (`t[i] += v`) is not: "
+        "`t[i] = t[i] + v` still writes into `t`, so a saved `t` is still overwritten; that write belongs "
+        "to IPF006, which gives it a copy of `t` (the runtime fixer hands it over). An attribute target (`self.h += y`) is rewritten only "
         "when it is a plain attribute chain, so nothing with a side effect is evaluated twice."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
@@ -83,10 +88,14 @@ class AugmentedAssignment(Rule):
         "import torch\n\ndef f(a):\n    x = torch.relu(a).clone()\n    x = x.clone()\n    x += 1\n    return x\n",
         "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n"
         "        self.fc.weight.data *= 2\n        return x\n",
+        "import torch\n\ndef f(a, i):\n    t = torch.sigmoid(a)\n    t[i] += a[i]\n    return t\n",  # IPF006's
+        "def f(n):\n    counts = [0] * n\n    counts[n - 1] += 1\n    return counts\n",
         "import torch.nn as nn\n\nclass Act(nn.Module):\n    def __init__(self, inplace=False):\n        super().__init__()\n"
         "        self.inplace = inplace\n\n    def forward(self, x):\n        x += 3\n        return x\n",
     )
     invalid: ClassVar[tuple[Example, ...]] = _invalid_all_ops() + (
+        # a loop variable: rebinding it would not write back into the tensor it iterates
+        Example("import torch\n\ndef f(x):\n    h = torch.relu(x)\n    for row in h:\n        row += 1\n    return h\n"),
         Example(
             "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x *= b + c\n    return x\n",
             "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x = x * (b + c)\n    return x\n",
@@ -149,6 +158,20 @@ class AugmentedAssignment(Rule):
             "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x += b if c else a\n    return x\n",
             "import torch\n\ndef f(a, b, c):\n    x = torch.relu(a)\n    x = x + (b if c else a)\n    return x\n",
         ),
+        Example(  # an element of a Python list of tensors: rebinding the element, index repeated as is
+            "import torch\n\ndef f(feats, up):\n    outs = [torch.sigmoid(x) for x in feats]\n"
+            "    for k in range(len(outs) - 2, -1, -1):\n        outs[k] += up(outs[k + 1])  # top-down\n"
+            "    return outs\n",
+            "import torch\n\ndef f(feats, up):\n    outs = [torch.sigmoid(x) for x in feats]\n"
+            "    for k in range(len(outs) - 2, -1, -1):\n        outs[k] = outs[k] + up(outs[k + 1])  # top-down\n"
+            "    return outs\n",
+            unsafe=True,
+        ),
+        Example(  # a list element whose index has a side effect: flagged, never repeated
+            "import torch\n\ndef f(a, order):\n    outs = [torch.tanh(a), torch.tanh(a)]\n    outs[order.pop()] += a\n"
+            "    return outs\n",
+            None,
+        ),
         Example(  # aliased into a list: unsafe
             "import torch\n\ndef f(a, b):\n    x = torch.relu(a)\n    feats = [x]\n    x += b\n    return feats\n",
             "import torch\n\ndef f(a, b):\n    x = torch.relu(a)\n    feats = [x]\n    x = x + b\n    return feats\n",
@@ -161,11 +184,24 @@ class AugmentedAssignment(Rule):
         for site in ctx.of(ast.AugAssign):
             node = site.node
             if isinstance(node.target, ast.Subscript):
-                continue
+                if _of_list(ctx, site):
+                    pure = pure_index(node.target.slice)
+                    out.append(Candidate(node, ctx.position(node), ctx.end_position(node), pure,
+                                         "an element of a Python list: rebinding it writes into no tensor" if pure
+                                         else "the index has a side effect: not repeated"))
+                continue  # a subscript of a tensor stays in place whatever the spelling: IPF006
             fixable = isinstance(node.target, ast.Name) or is_reevaluable_ast(node.target)
             out.append(Candidate(node, ctx.position(node), ctx.end_position(node), fixable,
                                  "" if fixable else "the target has a side effect: not rewritten"))
         return out
+
+    def fix_targets(self, sites: Mapping[str, str]) -> tuple[FixTarget, ...]:
+        """The write itself; for an element of a tensor (`t[i] += v`, which has no IPF001 node:
+        `t[i] = t[i] + v` would still write into `t`), then IPF006's copy of the tensor."""
+        own = FixTarget(self.code, "modified_at", self.title)
+        if _subscript_augassign(sites.get("modified_at", "")):
+            return (own, FixTarget("IPF006", "modified_at", IndexedAssignment.title))
+        return (own,)
 
     def find(self, ctx: FileContext) -> list[Finding]:
         ev = get_evidence(ctx)
@@ -176,6 +212,13 @@ class AugmentedAssignment(Rule):
             if cand is None or site.scope.quiet:
                 continue
             target, value = site.node.target, site.node.value
+            if isinstance(target, ast.Subscript):
+                if ev.of(value, site.scope).tensor or _list_of_tensors(ctx, ev, target.value.id, site.scope):
+                    # `outs[k] += v` on a list of tensors: `outs[k].__iadd__(v)` writes into the element
+                    findings.append(self.finding(ctx, cand, confidence=Confidence.MEDIUM,
+                                                 note="an element of a Python list of tensors",
+                                                 safety=FixSafety.UNSAFE))
+                continue
             if isinstance(target, ast.Attribute) and target.attr in ("data", "grad"):
                 continue  # a write through .data is IPF005's; .grad is not tracked
             if isinstance(target, ast.Name) and fresh_before(ctx, ev, site.node, target.id):
@@ -192,6 +235,11 @@ class AugmentedAssignment(Rule):
                 conf, note = Confidence.LOW, f"target type unknown; the value is {vv.note}"
             else:
                 conf, note = verdict.confidence, verdict.note
+            if isinstance(target, ast.Name) and loop_of(ctx, site.node, target.id) is not None:
+                note = (f"{note}; `{target.id}` is a loop variable: `{target.id} = {target.id} + ...` would not "
+                        "write back into what it iterates (collect the new rows and torch.stack them)")
+                findings.append(self.finding(ctx, cand, confidence=conf, note=note, fixable=False))
+                continue
             safe = isinstance(target, ast.Name) and ev.fresh_unaliased(target.id, site.scope)
             findings.append(self.finding(ctx, cand, confidence=conf, note=note,
                                          safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
@@ -199,8 +247,12 @@ class AugmentedAssignment(Rule):
 
     def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> cst.CSTNode | None:
         small = updated.body[index]
-        if not isinstance(small, cst.AugAssign) or not is_reevaluable(small.target):
+        if not isinstance(small, cst.AugAssign) or not (is_reevaluable(small.target)
+                                                       or _pure_subscript(small.target)):
             return None
+        if isinstance(small.target, cst.Name) and any(small.target.value in bound_names(loop.target)
+                                                      for loop in getattr(rc, "loops", ())):
+            return None  # `row = row + v` in `for row in t:` would not write back into `t`
         op = binary_operator_for(type(small.operator))
         value = parenthesize_operand(small.value, op)
         new = cst.Assign(
@@ -215,6 +267,59 @@ class AugmentedAssignment(Rule):
         body = list(updated.body)
         body[index] = new
         return updated.with_changes(body=body)
+
+
+def _of_list(ctx: FileContext, site) -> bool:
+    """`outs[k] += v` where `outs` is a local Python list (of tensors, or of anything)."""
+    target = site.node.target
+    return isinstance(target.value, ast.Name) and python_list(ctx, target.value.id, site.scope.func)
+
+
+def _list_of_tensors(ctx: FileContext, ev, name: str, scope) -> bool:
+    """Does some binding of the list `name` put a tensor in it (`[torch.sigmoid(f) for f in fs]`)?"""
+    for value in ctx.assignments.get(scope.func, {}).get(name, []):
+        elements = [value.elt] if isinstance(value, ast.ListComp) else getattr(value, "elts", [])
+        if any(ev.of(e, scope).tensor for e in elements):
+            return True
+    return False
+
+
+def _subscript_augassign(code: str) -> bool:
+    """Is the runtime's line `x[i] op= v`?"""
+    try:
+        tree = ast.parse(code.strip())
+    except SyntaxError:
+        return False
+    return len(tree.body) == 1 and isinstance(tree.body[0], ast.AugAssign) \
+        and isinstance(tree.body[0].target, ast.Subscript)
+
+
+def _pure_subscript(node: cst.BaseExpression) -> bool:
+    """`outs[k]`, `outs[k + 1]`, `outs[i][j]`: evaluating it twice reads the same element."""
+    if not isinstance(node, cst.Subscript) or node.lpar:
+        return False
+    base_ok = is_reevaluable(node.value) or _pure_subscript(node.value)
+    return base_ok and all(_pure_cst(el.slice) for el in node.slice)
+
+
+_PURE_CST = ("Name", "Attribute", "Integer", "Float", "SimpleString", "Ellipsis", "Index", "Slice",
+             "BinaryOperation", "UnaryOperation", "Subscript", "SubscriptElement", "Tuple", "Element")
+
+
+def _pure_cst(node: cst.CSTNode) -> bool:
+    """No call, no walrus, no lambda, no await: nothing that could act twice."""
+    ok = True
+
+    class _Check(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            nonlocal ok
+            if isinstance(n, (cst.BaseExpression, cst.BaseSlice, cst.SubscriptElement)) and \
+                    type(n).__name__ not in _PURE_CST:
+                ok = False
+            return ok
+
+    node.visit(_Check())
+    return ok
 
 
 def is_reevaluable_ast(node: ast.AST) -> bool:

@@ -23,6 +23,7 @@ _FRESH_PRODUCERS = ("Conv", "Linear", "BatchNorm", "Norm", "Bilinear", "Embeddin
 _ACT_SUBSTRINGS = ("relu", "silu", "swish", "mish", "gelu", "sigmoid", "tanh", "dropout", "activation",
                    "nonlin")
 _ACT_WORDS = frozenset({"act", "elu", "selu", "celu", "glu", "drop", "layer", "threshold"})
+_VARIABLE_KEYWORD = re.compile(r"\binplace\s*=\s*(?!(?:True|False|None)\b)[A-Za-z_]")  # `inplace=inplace`
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
@@ -85,6 +86,32 @@ def flag_index(ctx: FileContext, call: ast.Call) -> tuple[str, int, str] | None:
     if pos is not None and pos >= 0 and len(call.args) > pos and _is_true(call.args[pos]) \
             and not any(isinstance(a, ast.Starred) for a in call.args[:pos + 1]):
         return "positional", pos, kind
+    return None
+
+
+def _is_variable(node: ast.AST) -> bool:
+    """A name or attribute chain (`inplace`, `self.inplace`, `args.inplace_act`): a flag whose
+    value only the run knows, and whose replacement by `False` drops no computation."""
+    return isinstance(node, (ast.Name, ast.Attribute)) and dotted(node) is not None
+
+
+def variable_flag_index(ctx: FileContext, call: ast.Call) -> int | None:
+    """Argument index of a variable flag on a torch.nn module construction
+    (`nn.ReLU(inplace=inplace)`, `nn.LeakyReLU(0.2, inplace)`), None otherwise.
+
+    Static analysis cannot tell whether it is true; the fixer rewrites it only where the
+    runtime proved the module ran in place (`locate` at its construction site)."""
+    q = ctx.qualname(call.func) or ""
+    module, _, name = q.rpartition(".")
+    if module != "torch.nn" or name not in INPLACE_FLAG_MODULES:
+        return None
+    for i, kw in enumerate(call.keywords):
+        if kw.arg == "inplace":
+            return len(call.args) + i if _is_variable(kw.value) else None
+    pos = INPLACE_FLAG_MODULES[name]
+    if 0 <= pos < len(call.args) and _is_variable(call.args[pos]) \
+            and not any(isinstance(a, ast.Starred) for a in call.args[:pos + 1]):
+        return pos
     return None
 
 
@@ -154,6 +181,93 @@ def remove_dict_flag(node: cst.Dict) -> cst.Dict | None:
     return node.with_changes(elements=elements)
 
 
+def _is_partial(call: ast.Call) -> bool:
+    """`partial(cls, ...)` / `functools.partial(cls, ...)`."""
+    return (dotted(call.func) or "").rsplit(".", 1)[-1] == "partial" and bool(call.args)
+
+
+# torch.nn class names a config `type` string may spell (lower case): those with an `inplace`
+# parameter, and the common activations without one (a config naming them is not an alias)
+_NN_CLASSES = frozenset(name.lower() for name in (
+    *INPLACE_FLAG_MODULES, "GELU", "Tanh", "Sigmoid", "Softplus", "PReLU", "GLU", "Identity", "Softmax",
+    "LogSigmoid", "LogSoftmax", "Tanhshrink", "Softsign", "Hardshrink", "Softshrink"))
+
+
+def registry_aliases(ctx: FileContext) -> dict[str, str]:
+    """Registry keys of this file that name a torch.nn class under another name: dict displays
+    (`ACTS = {"lrelu": nn.LeakyReLU}`) and registrations (`register_module("LReLU",
+    module=nn.LeakyReLU)`, `register_module(name="LReLU", module=nn.LeakyReLU)`)."""
+    cached = ctx._cache.get("ipf004_aliases")
+    if cached is not None:
+        return cached
+    out: dict[str, str] = {}
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                cls = _nn_class(ctx, value)
+                if _str_key(key) is not None and cls is not None:
+                    out.setdefault(_str_key(key), cls)
+        elif isinstance(node, ast.Call) and (dotted(node.func) or "").rsplit(".", 1)[-1] in (
+                "register_module", "register", "_register_module"):
+            name = next((_str_key(kw.value) for kw in node.keywords if kw.arg == "name"), None)
+            name = name or (_str_key(node.args[0]) if node.args else None)
+            module = next((kw.value for kw in node.keywords if kw.arg == "module"), None)
+            module = module if module is not None else (node.args[1] if len(node.args) > 1 else None)
+            cls = _nn_class(ctx, module) if module is not None else None
+            if name is not None and cls is not None:
+                out.setdefault(name, cls)
+    ctx._cache["ipf004_aliases"] = out
+    return out
+
+
+def _nn_class(ctx: FileContext, node: ast.AST | None) -> str | None:
+    """`LeakyReLU` for `nn.LeakyReLU` / `torch.nn.LeakyReLU` (a class with an `inplace` flag)."""
+    q = ctx.qualname(node) if node is not None else None
+    if q is None:
+        return None
+    module, _, last = q.rpartition(".")
+    return last if module == "torch.nn" and last in INPLACE_FLAG_MODULES else None
+
+
+def flag_set(stmt: ast.stmt) -> str | None:
+    """`m` of `m.inplace = True` (a flag set on a module after it was built), else None."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _is_true(stmt.value):
+        target = stmt.targets[0]
+        if isinstance(target, ast.Attribute) and target.attr == "inplace":
+            return dotted(target.value) or "..."
+    return None
+
+
+def _comment_after_value(ctx: FileContext, stmt: ast.Assign) -> bool:
+    """A comment inside the statement's own text, between `=` and `True`: kept only by leaving it."""
+    if stmt.lineno == stmt.end_lineno:
+        return False
+    return any("#" in ctx.source_line(n) for n in range(stmt.lineno, (stmt.end_lineno or stmt.lineno)))
+
+
+def _flag_to_false(updated: cst.CSTNode, index: int, small: cst.Assign) -> cst.CSTNode | None:
+    """`m.inplace = True` -> `m.inplace = False` (the statement stays: it may be a loop's body)."""
+    target = small.targets[0].target if len(small.targets) == 1 else None
+    if not (isinstance(target, cst.Attribute) and target.attr.value == "inplace" and is_true(small.value)):
+        return None
+    body = list(updated.body)
+    body[index] = small.with_changes(value=cst.Name("False"))
+    return updated.with_changes(body=body)
+
+
+def _variable_to_false(call: cst.Call, index: int) -> cst.Call | None:
+    """`nn.ReLU(inplace=inplace)` -> `nn.ReLU(inplace=False)`: only the value changes (its
+    parentheses, the comma and any comment stay); None unless the value is a name or an
+    attribute chain (a call could have effects the rewrite would drop)."""
+    value = call.args[index].value
+    if not isinstance(value, (cst.Name, cst.Attribute)) or cst_dotted(value) is None \
+            or isinstance(value, cst.Name) and value.value in ("True", "False", "None"):
+        return None
+    args = list(call.args)
+    args[index] = args[index].with_changes(value=cst.Name("False", lpar=value.lpar, rpar=value.rpar))
+    return call.with_changes(args=args)
+
+
 class InplaceFlag(Rule):
     code: ClassVar[str] = "IPF004"
     name: ClassVar[str] = "inplace-flag"
@@ -173,7 +287,15 @@ class InplaceFlag(Rule):
         "that it builds one: a layer-factory name (`act_layer`, `norm_act_layer`, `create_act_layer`, "
         "`layers.act`, `*Swish*`), `partial(nn.ReLU, inplace=True)`, or a config `dict(type=..., "
         "inplace=True)` / `act_kwargs=dict(inplace=True)`; `convert_bounding_box_format(..., "
-        "inplace=True)` or `df.dropna(inplace=True)` are not."
+        "inplace=True)` or `df.dropna(inplace=True)` are not. A flag set after construction (`for m in "
+        "net.modules(): m.inplace = True`, `self.drop.inplace = True`) becomes `= False` (the statement "
+        "stays, it may be a loop's body); the runtime names that line (`inplace_set_at`). A builder's "
+        "`partial(nn.ReLU6, inplace=True)` is a config literal whose type is the class, found up the "
+        "construction stack like a config dict; a config `type` that is a registry key (`\"lrelu\"`) is "
+        "resolved through the file's registries (`{\"lrelu\": nn.LeakyReLU}`) where possible. A flag "
+        "given by a variable (`nn.ReLU(inplace=inplace)`, `nn.LeakyReLU(0.2, inplace)`) is not flagged: "
+        "its value is unknown without a run; when the runtime shows that module ran in place, the fixer "
+        "writes `inplace=False` at its construction, which keeps the values whatever the variable held."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
     unsafe_when: ClassVar[str] = (
@@ -183,7 +305,8 @@ class InplaceFlag(Rule):
         "input name and that name is a local fresh, unaliased tensor (`x = F.relu(x, inplace=True)`), "
         "or when the module sits in an nn.Sequential right after a Conv/Linear/Norm layer (whose "
         "output nobody else holds). Module constructions elsewhere cannot be traced to their call "
-        "sites statically and are unsafe."
+        "sites statically and are unsafe, and so is `m.inplace = False` after construction (every "
+        "module it reaches stops writing into its input)."
     )
     expr_nodes: ClassVar[tuple[str, ...]] = ("Call", "Dict")
     statement_level: ClassVar[bool] = True
@@ -192,6 +315,11 @@ class InplaceFlag(Rule):
         "import torch.nn as nn\n\nact = nn.ReLU()\n",
         "import torch.nn as nn\n\nact = nn.ReLU(inplace=False)\n",
         "import torch.nn as nn\n\ndef make(inplace):\n    return nn.ReLU(inplace=inplace)\n",
+        # a variable flag: only the fixer rewrites it (`inplace=False`), where the run proved it true
+        "import torch.nn as nn\n\nclass Head(nn.Module):\n    def __init__(self, inplace=True):\n"
+        "        super().__init__()\n        self.act = nn.ReLU(inplace=inplace)\n",
+        "import torch.nn as nn\n\ndef make(inplace):\n    return nn.LeakyReLU(0.2, inplace)\n",
+        "import torch.nn as nn\n\ndef make(args):\n    return nn.ReLU(inplace=args.inplace_act)\n",
         "import torch.nn.functional as F\n\ndef f(x):\n    return F.relu(x)\n",
         "import pandas as pd\n\ndef f(df):\n    df.dropna(inplace=True)\n    return df\n",
         "def f(df):\n    df.fillna(0, inplace=True)\n",
@@ -210,6 +338,8 @@ class InplaceFlag(Rule):
         "cfg = dict(inplace=True)\n",
         "cfg = {'inplace': True}\n",
         "cfg = {'type': 'ReLU', 'inplace': False}\n",
+        "def f(net):\n    for m in net.modules():\n        m.inplace = False\n",
+        "class Act:\n    def __init__(self, inplace=False):\n        self.inplace = inplace\n",
     )
     invalid: ClassVar[tuple[Example, ...]] = (
         Example("import torch.nn as nn\n\nact = nn.ReLU(inplace=True)\n",
@@ -263,6 +393,19 @@ class InplaceFlag(Rule):
         Example("import torch.nn as nn\n\nnet = nn.Sequential(nn.Tanh(), nn.ReLU(inplace=True))\n",
                 "import torch.nn as nn\n\nnet = nn.Sequential(nn.Tanh(), nn.ReLU())\n", unsafe=True),
         Example("import torch.nn as nn\n\nact = nn.ReLU(\n    inplace=True,  # saves memory\n)\n", None),
+        # the flag set after construction: the statement keeps its place (it may be a loop's body)
+        Example("def save_memory(net):\n    for mod in net.modules():\n        if hasattr(mod, 'inplace'):\n"
+                "            mod.inplace = True  # halve activation memory\n",
+                "def save_memory(net):\n    for mod in net.modules():\n        if hasattr(mod, 'inplace'):\n"
+                "            mod.inplace = False  # halve activation memory\n", unsafe=True),
+        Example("import torch.nn as nn\n\nclass Head(nn.Module):\n    def train_fast(self):\n"
+                "        self.drop.inplace = True\n",
+                "import torch.nn as nn\n\nclass Head(nn.Module):\n    def train_fast(self):\n"
+                "        self.drop.inplace = False\n", unsafe=True),
+        Example("def f(net):\n    for m in net.modules(): m.inplace = True\n",
+                "def f(net):\n    for m in net.modules(): m.inplace = False\n", unsafe=True),
+        Example("import functools\nimport torch.nn as nn\n\nBlock = functools.partial(nn.ReLU6, inplace=True)\n",
+                "import functools\nimport torch.nn as nn\n\nBlock = functools.partial(nn.ReLU6)\n", unsafe=True),
         Example("import torch.nn as nn\n\nact = nn.ELU(\n    alpha=1.0,\n    inplace=True,\n)\n",
                 "import torch.nn as nn\n\nact = nn.ELU(\n    alpha=1.0,\n)\n", unsafe=True),
         Example("import torch.nn as nn\n\nclass B(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -272,6 +415,21 @@ class InplaceFlag(Rule):
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
+        """Every literal flag, and (for `locate` only: the runtime proved the module ran in
+        place) every variable flag on a torch.nn module's construction."""
+        out = [*self._flag_candidates(ctx), *self._variable_flag_candidates(ctx)]
+        out.sort(key=lambda c: c.position)
+        return out
+
+    def _variable_flag_candidates(self, ctx: FileContext) -> list[Candidate]:
+        """`nn.ReLU(inplace=inplace)`: `inplace=False` keeps the values whatever the variable
+        held. Never a finding (`find` cannot know the flag is true)."""
+        return [Candidate(site.node, ctx.position(site.node), ctx.end_position(site.node), True,
+                          "the flag is a variable; the run showed it true")
+                for site in ctx.of(ast.Call) if variable_flag_index(ctx, site.node) is not None]
+
+    def _flag_candidates(self, ctx: FileContext) -> list[Candidate]:
+        """The sites of a literal `inplace=True` (calls, dict displays, `m.inplace = True`)."""
         out = []
         pandas = any(v.split(".")[0] == "pandas" for v in ctx.aliases.values())
         for site in ctx.of(ast.Call):
@@ -299,13 +457,23 @@ class InplaceFlag(Rule):
             if _comment_in_entry(ctx, node, index):
                 fixable, why = False, "a comment sits next to the flag"
             out.append(Candidate(node, ctx.position(node), ctx.end_position(node), fixable, why))
+        for site in ctx.of(ast.Assign):
+            if flag_set(site.node) is not None:
+                fixable = not _comment_after_value(ctx, site.node)
+                out.append(Candidate(site.node, ctx.position(site.node), ctx.end_position(site.node), fixable,
+                                     "" if fixable else "a comment sits next to the flag"))
         out.sort(key=lambda c: c.position)
         return out
 
     def find(self, ctx: FileContext) -> list[Finding]:
         ev = get_evidence(ctx)
         findings = []
-        for cand in self.candidates(ctx):
+        for cand in self._flag_candidates(ctx):
+            if isinstance(cand.node, ast.Assign):
+                if not ctx.site_of(cand.node).scope.quiet:
+                    findings.append(self.finding(ctx, cand, confidence=Confidence.MEDIUM, safety=FixSafety.UNSAFE,
+                                                 note=f"`{flag_set(cand.node)}.inplace = True` after construction"))
+                continue
             if isinstance(cand.node, ast.Dict):
                 note = dict_evidence(cand.node, ctx.site_of(cand.node).parent) or ""
                 findings.append(self.finding(ctx, cand, confidence=Confidence.MEDIUM, note=note,
@@ -325,8 +493,15 @@ class InplaceFlag(Rule):
     def fix_targets(self, sites: Mapping[str, str]) -> tuple[FixTarget, ...]:
         """A module built in place is fixed where it was constructed (the flag is there, not at
         the call that ran it); a functional call, where it ran."""
+        if "inplace_set_at" in sites:  # `m.inplace = True` after construction: the flag is there
+            return (FixTarget(self.code, "inplace_set_at", self.title),
+                    *((FixTarget(self.code, "construction_at", self.title),) if "construction_at" in sites else ()))
         site = "construction_at" if "construction_at" in sites else "modified_at"
-        return (FixTarget(self.code, site, self.title),)
+        code = sites.get(site) or ""
+        title = self.title
+        if site == "construction_at" and _VARIABLE_KEYWORD.search(code) and "inplace=True" not in code:
+            title = "set inplace=False (the flag is a variable the run showed true)"
+        return (FixTarget(self.code, site, title),)
 
     # -- config dicts, which the fixer traces from a builder's `cls(**cfg)` back up its stack --
     @staticmethod
@@ -334,15 +509,25 @@ class InplaceFlag(Rule):
         """`dict(..., inplace=True)` or `{..., "inplace": True}`: a layer config whose flag this
         rule drops (whether it rewrites this very node is `locate`'s answer)."""
         if isinstance(node, ast.Call):
-            return isinstance(node.func, ast.Name) and node.func.id == "dict" and any(
-                kw.arg == "inplace" and _is_true(kw.value) for kw in node.keywords)
+            flagged = any(kw.arg == "inplace" and _is_true(kw.value) for kw in node.keywords)
+            return flagged and (isinstance(node.func, ast.Name) and node.func.id == "dict" or _is_partial(node))
         return isinstance(node, ast.Dict) and dict_flag_index(node) is not None
 
     @staticmethod
-    def config_type(node: ast.AST) -> tuple[str | None, bool]:
-        """(last name of a config literal's `type` value, whether it is a string):
-        `"mmcv.ReLU"` -> ("ReLU", True), `nn.ReLU` -> ("ReLU", False), computed -> (None, False).
-        A string names the class for sure; a name may be a variable (`type=act`)."""
+    def config_type(node: ast.AST, ctx: FileContext | None = None) -> tuple[str | None, bool]:
+        """(last name of a config literal's `type` value, whether that surely names the class):
+        `"mmcv.ReLU"` -> ("ReLU", True), `nn.ReLU` -> ("ReLU", False), computed -> (None, False);
+        `partial(nn.ReLU6, inplace=True)` -> ("ReLU6", True). A string names the class for sure
+        only when it spells a torch.nn class; a registry key (`"LReLU"`) is resolved through the
+        file's own registries when `ctx` is given (`{"lrelu": nn.LeakyReLU}`,
+        `register_module("LReLU", module=nn.LeakyReLU)`), else it cannot tell; a name may be a
+        variable (`type=act`)."""
+        if isinstance(node, ast.Call) and _is_partial(node):
+            target = dotted(node.args[0]) if node.args else None
+            if target is None:
+                return None, False
+            last = target.rsplit(".", 1)[-1]
+            return last, isinstance(node.args[0], ast.Attribute) and last in INPLACE_FLAG_MODULES
         if isinstance(node, ast.Call):
             value = next((kw.value for kw in node.keywords if kw.arg == "type"), None)
         elif isinstance(node, ast.Dict):
@@ -351,7 +536,11 @@ class InplaceFlag(Rule):
             return None, False
         text = _str_key(value)
         if text is not None:
-            return text.rsplit(".", 1)[-1] or None, True
+            last = text.rsplit(".", 1)[-1] or None
+            resolved = registry_aliases(ctx).get(text) if ctx is not None else None
+            if resolved is not None:
+                return resolved, True
+            return last, last is not None and last.lower() in _NN_CLASSES
         if isinstance(value, ast.Attribute):
             return value.attr, False
         if isinstance(value, ast.Name):
@@ -386,15 +575,19 @@ class InplaceFlag(Rule):
             return remove_dict_flag(updated)
         if not isinstance(updated, cst.Call):
             return None
+        name = (cst_dotted(updated.func) or "").rsplit(".", 1)[-1]
         i = keyword_index(updated.args, "inplace")
         if i is not None:
-            return remove_arg(updated, i) if is_true(updated.args[i].value) else None
-        name = (cst_dotted(updated.func) or "").rsplit(".", 1)[-1]
+            if is_true(updated.args[i].value):
+                return remove_arg(updated, i)
+            return _variable_to_false(updated, i) if name in INPLACE_FLAG_MODULES else None
         pos = INPLACE_FLAG_MODULES.get(name, INPLACE_FLAG_FUNCTIONALS.get(name, -1))
         positional = [a for a in updated.args if a.keyword is None and not a.star]
-        if pos < 0 or len(positional) <= pos or not is_true(positional[pos].value):
+        if pos < 0 or len(positional) <= pos:
             return None
         index = updated.args.index(positional[pos])
+        if not is_true(positional[pos].value):
+            return _variable_to_false(updated, index) if name in INPLACE_FLAG_MODULES else None
         if index == len(updated.args) - 1:
             return remove_arg(updated, index)
         args = list(updated.args)
@@ -403,6 +596,8 @@ class InplaceFlag(Rule):
 
     def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> cst.CSTNode | None:
         orig_small, small = original.body[index], updated.body[index]
+        if isinstance(small, cst.Assign):
+            return _flag_to_false(updated, index, small) if rc.targeted(orig_small) else None
         if not (isinstance(orig_small, cst.Expr) and isinstance(orig_small.value, cst.Call)
                 and isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
             return None

@@ -6,9 +6,11 @@ import ast
 from typing import ClassVar
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
-from inplace_fix.transforms.common import fresh_before, in_suite, shares_line
+from inplace_fix.transforms.common import (
+    clone_then_write, cst_reads_name, fresh_before, fresh_name, in_suite, python_list, shares_line,
+    subscript_root_name, with_root, write_into_copy,
+)
 from inplace_fix.transforms.context import FileContext
-from inplace_fix.transforms.cstutil import has_comment
 from inplace_fix.transforms.evidence import get_evidence
 from inplace_fix.transforms.lazycst import cst
 
@@ -44,7 +46,10 @@ class IndexedAssignment(Rule):
         "into `x`'s storage that bumps its version counter. If autograd saved `x` (the output of "
         "relu/sigmoid/softmax, an input of mul/matmul) backward fails. Inserting `x = x.clone()` right "
         "before the write gives the write its own tensor; autograd's saved one is untouched and the "
-        "values that follow are the same. A write right after `x` was created by a factory "
+        "values that follow are the same. When the value reads the tensor being written "
+        "(`z[..., 2:] = z[..., 2:].exp()`, `hs[t] = torch.tanh(hs[t - 1] @ W)`), a clone that both sides "
+        "read would be saved by the value's op and then overwritten, so the write goes to a copy instead: "
+        "`z_new = z.clone(); z_new[..., 2:] = z[..., 2:].exp(); z = z_new`. A write right after `x` was created by a factory "
         "(`torch.zeros`, `new_zeros`, `.clone()`...) is not flagged: nothing can have saved it yet. "
         "Only a plain name is cloned: for `self.buf[i] = v` the finding has no fix (rebinding an "
         "attribute changes module state)."
@@ -116,7 +121,16 @@ class IndexedAssignment(Rule):
         Example("import torch\n\ndef f(a, W):\n    hs = torch.zeros(4, 3)\n    for t in range(1, 4):\n"
                 "        hs[t] = torch.tanh(hs[t - 1] @ W)\n    return hs\n",
                 "import torch\n\ndef f(a, W):\n    hs = torch.zeros(4, 3)\n    for t in range(1, 4):\n"
-                "        hs = hs.clone()\n        hs[t] = torch.tanh(hs[t - 1] @ W)\n    return hs\n"),
+                "        hs_new = hs.clone()\n        hs_new[t] = torch.tanh(hs[t - 1] @ W)\n        hs = hs_new\n"
+                "    return hs\n"),
+        # the value reads the written tensor: it keeps reading the original, the write goes to a copy
+        Example("import torch\n\ndef f(a):\n    z = torch.sigmoid(a)\n    z[..., 2:] = z[..., 2:].exp()  # sizes\n    return z\n",
+                "import torch\n\ndef f(a):\n    z = torch.sigmoid(a)\n    z_new = z.clone()\n"
+                "    z_new[..., 2:] = z[..., 2:].exp()  # sizes\n    z = z_new\n    return z\n"),
+        Example("import torch\n\ndef f(a, z_new):\n    z = torch.sigmoid(a)\n\n    # scale\n    z[:, 1] *= z[:, 0]\n"
+                "    return z, z_new\n",
+                "import torch\n\ndef f(a, z_new):\n    z = torch.sigmoid(a)\n    z_new2 = z.clone()\n\n    # scale\n"
+                "    z_new2[:, 1] *= z[:, 0]\n    z = z_new2\n    return z, z_new\n", unsafe=True),
         Example("import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        x[:, 0] = 0\n        return x\n",
                 "import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, x):\n        x = x.clone()\n"
                 "        x[:, 0] = 0\n        return x\n", unsafe=True),
@@ -185,15 +199,18 @@ class IndexedAssignment(Rule):
             small.targets[0].target if isinstance(small, cst.Assign) and len(small.targets) == 1 else None)
         if not isinstance(target, cst.Subscript):
             return None
-        root = target
-        while isinstance(root, cst.Subscript):
-            root = root.value
-        if not isinstance(root, cst.Name):
+        root = subscript_root_name(target)
+        if root is None:
             return None
-        clone = cst.Assign(targets=[cst.AssignTarget(target=cst.Name(root.value))],
-                           value=cst.Call(func=cst.Attribute(value=cst.Name(root.value), attr=cst.Name("clone"))))
-        if has_comment(*updated.leading_lines):
-            new_line = cst.SimpleStatementLine(body=[clone])
-            return cst.FlattenSentinel([new_line, updated])
-        new_line = cst.SimpleStatementLine(body=[clone], leading_lines=updated.leading_lines)
-        return cst.FlattenSentinel([new_line, updated.with_changes(leading_lines=())])
+        if not cst_reads_name(small.value, root):
+            return clone_then_write(updated, root)
+        # the value reads the tensor being written (`z[..., 2:] = z[..., 2:].exp()`): it must keep
+        # reading the original, and the write must go to a copy; a clone that both sides read
+        # would be saved by the value's op and overwritten by the write (the same error again)
+        fresh = fresh_name(rc.module.code, root)
+        renamed = with_root(target, fresh)
+        if isinstance(small, cst.AugAssign):
+            write = small.with_changes(target=renamed)
+        else:
+            write = small.with_changes(targets=[small.targets[0].with_changes(target=renamed)])
+        return write_into_copy(updated, root, fresh, write)

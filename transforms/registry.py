@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from inplace_fix.transforms.base import Rule
+from inplace_fix.transforms.clone_saved import CloneSaved
 from inplace_fix.transforms.ipf001_augmented_assignment import AugmentedAssignment
 from inplace_fix.transforms.ipf002_inplace_method import InplaceMethod
 from inplace_fix.transforms.ipf003_inplace_function import InplaceFunction
@@ -17,7 +18,9 @@ ALL_RULES: tuple[Rule, ...] = tuple(sorted(
      IndexedAssignment(), OutArgument(), LeafInplace()),
     key=lambda r: r.code,
 ))
-_BY_CODE: dict[str, Rule] = {r.code: r for r in ALL_RULES}
+# Rewrites the runtime fixer offers that no scan reports (nothing is wrong at their site).
+FIX_STRATEGIES: tuple[Rule, ...] = (CloneSaved(),)
+_BY_CODE: dict[str, Rule] = {r.code.upper(): r for r in (*ALL_RULES, *FIX_STRATEGIES)}
 
 
 def get_rule(code: str) -> Rule:
@@ -25,7 +28,7 @@ def get_rule(code: str) -> Rule:
     try:
         return _BY_CODE[code.upper()]
     except KeyError:
-        raise KeyError(f"unknown rule code {code!r}; known: {', '.join(_BY_CODE)}") from None
+        raise KeyError(f"unknown rule code {code!r}; known: {', '.join(r.code for r in ALL_RULES)}") from None
 
 
 def rule_for_kind(kind: str) -> Rule | None:

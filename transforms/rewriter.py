@@ -17,7 +17,7 @@ from typing import Collection, Mapping
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from inplace_fix.transforms.base import Position, Rule
+from inplace_fix.transforms.base import Position, Rule, Span
 
 
 class RewriteContext:
@@ -28,6 +28,9 @@ class RewriteContext:
         self.module = module
         self._torch = torch
         self.hits: frozenset[Position] = frozenset()  # targets inside the line being rewritten
+        self.loops: list[cst.For] = []  # the `for` statements around the node being rewritten, outermost first
+        self.source = ""  # the whole file (the module above is one chunk of it)
+        self.first_line = 1  # the file's line of the chunk's first line
         self.stores: set[int] = set()  # ids of original nodes that are assignment/del targets
 
     def is_store(self, original: cst.CSTNode) -> bool:
@@ -38,9 +41,18 @@ class RewriteContext:
         start = self._t.get_metadata(PositionProvider, original).start
         return Position(start.line, start.column)
 
+    def span(self, original: cst.CSTNode) -> Span:
+        rng = self._t.get_metadata(PositionProvider, original)
+        return Span(rng.start.line, rng.start.column, rng.end.line, rng.end.column)
+
     def targeted(self, original: cst.CSTNode) -> bool:
         """Is this original node's start one of the positions being rewritten in this line?"""
         return self.pos(original) in self.hits
+
+    def file_position(self, original: cst.CSTNode) -> Position:
+        """The node's start in the whole file (`pos` counts lines from the chunk's start)."""
+        pos = self.pos(original)
+        return Position(pos.line + self.first_line - 1, pos.col)
 
     def torch(self) -> str | None:
         """Local name of the torch module, None if the file does not import it."""
@@ -86,21 +98,42 @@ class _Composite(cst.CSTTransformer):
 
     def visit_For(self, node: cst.For) -> None:
         self._store(node.target)
+        self.rc.loops.append(node)
+
+    def leave_For(self, original: cst.For, updated: cst.For) -> object:
+        """A rule may rewrite a whole loop that holds one of its targets (`fix_compound`)."""
+        self.rc.loops.pop()
+        rng = self.get_metadata(PositionProvider, original)
+        start, end = Position(rng.start.line, rng.start.column), Position(rng.end.line, rng.end.column)
+        for rule, targets, _lines in self.line_rules:
+            hits = [p for p in targets if start <= p < end]
+            if not hits:
+                continue
+            self.rc.hits = frozenset(hits)
+            new = rule.fix_compound(original, updated, self.rc)
+            if new is not None:
+                self.applied.update((rule.code, p) for p in hits)
+                return new
+        return updated
 
     # -- expression hooks ---------------------------------------------------
     def _expr(self, original: cst.CSTNode, updated: cst.CSTNode) -> cst.CSTNode:
         rules = self.expr_rules.get(type(original))
         if not rules:
             return updated
-        pos = None
+        pos = span = None
         for rule, targets in rules:
-            if pos is None:
-                pos = self.rc.pos(original)
-            if pos in targets:
+            if rule.targets_spans:
+                span = span or self.rc.span(original)
+                hit = span in targets
+            else:
+                pos = pos or self.rc.pos(original)
+                hit = pos in targets
+            if hit:
                 new = rule.fix_expr(original, updated, self.rc)
                 if new is not None:
                     updated = new
-                    self.applied.add((rule.code, pos))
+                    self.applied.add((rule.code, span.start if rule.targets_spans else pos))
         return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
@@ -110,6 +143,16 @@ class _Composite(cst.CSTTransformer):
         return self._expr(original, updated)
 
     def leave_Dict(self, original: cst.Dict, updated: cst.Dict) -> cst.BaseExpression:
+        return self._expr(original, updated)
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        return self._expr(original, updated)
+
+    def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript) -> cst.BaseExpression:
+        return self._expr(original, updated)
+
+    def leave_BinaryOperation(self, original: cst.BinaryOperation,
+                              updated: cst.BinaryOperation) -> cst.BaseExpression:
         return self._expr(original, updated)
 
     # -- statement hooks ----------------------------------------------------
@@ -144,6 +187,20 @@ class _Composite(cst.CSTTransformer):
     def leave_SimpleStatementSuite(self, original: cst.SimpleStatementSuite, updated: cst.SimpleStatementSuite):
         return self._line(original, updated)
 
+    # -- suite hooks (after every line of the block is rewritten) ----------------
+    def _suite(self, original: cst.CSTNode, updated: cst.CSTNode) -> cst.CSTNode:
+        for rule, _targets, _lines in self.line_rules:
+            new = rule.fix_suite(original, updated, self.rc)
+            if new is not None:
+                updated = new
+        return updated
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+        return self._suite(original, updated)
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        return self._suite(original, updated)
+
 
 def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]],
                    rules: Mapping[str, Rule]) -> tuple[str, tuple[tuple[str, Position], ...]]:
@@ -163,8 +220,7 @@ def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]],
     applied: list[tuple[str, Position]] = []
     for first_line, text in chunks:
         last_line = first_line + text.count("\n")
-        local = {code: frozenset(Position(p.line - first_line + 1, p.col) for p in ps
-                                 if first_line <= p.line <= last_line)
+        local = {code: frozenset(_shift(p, 1 - first_line) for p in ps if first_line <= p.line <= last_line)
                  for code, ps in targets.items()}
         local = {c: ps for c, ps in local.items() if ps}
         if not local:
@@ -177,12 +233,21 @@ def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]],
                 module = module.with_changes(default_indent=indent)
         ordered = [(rules[code], local[code]) for code in sorted(local)]
         composite = _Composite(ordered, module, torch)
+        composite.rc.source, composite.rc.first_line = source, first_line
         new_module = MetadataWrapper(module, unsafe_skip_copy=True).visit(composite)
         out.append(new_module.code)
         applied.extend((c, Position(p.line + first_line - 1, p.col)) for c, p in composite.applied)
     return "".join(out), tuple(sorted(set(applied), key=lambda a: (a[1], a[0])))
 
 
+def _shift(target: Position | Span, lines: int) -> Position | Span:
+    """A target moved by `lines` (into a chunk's own numbering, or back)."""
+    return target.shifted(lines) if isinstance(target, Span) else Position(target.line + lines, target.col)
+
+
+_COMPOUND = tuple(getattr(ast, name) for name in (
+    "FunctionDef", "AsyncFunctionDef", "ClassDef", "If", "For", "AsyncFor", "While", "With", "AsyncWith",
+    "Try", "TryStar", "Match") if hasattr(ast, name))
 _INDENTED = re.compile(r"^[ \t]+\S", re.M)
 
 
@@ -196,15 +261,19 @@ def _file_indent(source: str) -> str | None:
 
 
 def _chunks(source: str) -> list[tuple[int, str]] | None:
-    """Split at the first line (decorators included) of each top-level statement."""
+    """Split at the first line (decorators included) of each top-level compound statement and of
+    each run of top-level simple statements (a suite hook sees the whole run)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
     starts = []
+    previous_simple = False
     for node in tree.body:
-        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        starts.append(first)
+        simple = not isinstance(node, _COMPOUND)
+        if not (simple and previous_simple):  # a run of simple statements is one chunk (one suite)
+            starts.append(min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]))
+        previous_simple = simple
     lines = source.splitlines(keepends=True) if "\r" not in source else None
     if lines is None or len(lines) != source.count("\n") + (0 if source.endswith("\n") or not source else 1):
         return [(1, source)]  # unusual line breaks: do not cut

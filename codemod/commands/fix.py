@@ -86,6 +86,9 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "if not verified."),
         click.option("--max-rounds", type=click.IntRange(min=1), default=5, show_default=True, metavar="N",
                      help="With --apply: fix, re-run and fix again at most N times."),
+        click.option("--max-candidates", type=click.IntRange(min=1), default=3, show_default=True, metavar="N",
+                     help="With --apply: verify at most N candidate fixes per problem, in order, and keep "
+                          "the first that verifies."),
         click.option("--unsafe-fixes", is_flag=True,
                      help="With --apply: also use rewrites that can change behaviour through aliasing."),
     ]
@@ -103,7 +106,7 @@ def _execute(**options: Any) -> int:
 
 def _execute_inner(*, script: str | None, module: str | None, script_args: tuple[str, ...], json_output: bool,
                    steps: int, timeout: float, python: str, root: str | None, anomaly: bool, apply_fix: bool,
-                   max_rounds: int, unsafe_fixes: bool) -> int:
+                   max_rounds: int, max_candidates: int, unsafe_fixes: bool) -> int:
     """Every dynamic fix is verified by re-running, so `unsafe_fixes` changes nothing with --apply:
     an aliasing rewrite that changes behaviour fails the gradient comparison and is undone."""
     from inplace_fix import api
@@ -112,7 +115,8 @@ def _execute_inner(*, script: str | None, module: str | None, script_args: tuple
     try:
         if apply_fix:
             outcome = api.fix(target, api.FixOptions(steps=steps, timeout=timeout, python=python, root=root,
-                                                     anomaly=anomaly, max_rounds=max_rounds))
+                                                     anomaly=anomaly, max_rounds=max_rounds,
+                                                     max_candidates=max_candidates))
             return _show_outcome(outcome, json_output)
         # With --json the script's stdout goes to our stderr: stdout is the report's.
         diagnosis = api.diagnose(target, api.RunOptions(steps=steps, timeout=timeout, python=python, root=root,
@@ -120,10 +124,39 @@ def _execute_inner(*, script: str | None, module: str | None, script_args: tuple
                                  stdout=sys.stderr if json_output else sys.stdout, stderr=sys.stderr)
     except api.InputError as exc:
         raise InputFailure(str(exc)) from None
-    return _show_diagnosis(diagnosis, json_output)
+    return _show_diagnosis(diagnosis, json_output, _typed_options())
 
 
-def _show_diagnosis(diagnosis: "Diagnosis", json_output: bool) -> int:
+# The options a dry run's suggested `--apply` command repeats (not --json, not --apply itself).
+_REPEATED_OPTIONS = ("steps", "timeout", "python", "root", "anomaly", "max_rounds", "unsafe_fixes")
+
+
+def _typed_options() -> list[str] | None:
+    """The options the user gave (on the command line or in the environment), in --help's order;
+    None outside a click command (the renderer then takes the request's non-default ones)."""
+    from click.core import ParameterSource
+
+    from inplace_fix.render.diagnosis import format_seconds
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    out: list[str] = []
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name not in _REPEATED_OPTIONS:
+            continue
+        if ctx.get_parameter_source(param.name) not in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            continue
+        value = ctx.params.get(param.name)
+        flag = max(param.opts, key=len)
+        if param.is_flag:
+            out += [flag] if value else []
+        else:
+            out += [flag, format_seconds(value) if isinstance(value, float) else str(value)]
+    return out
+
+
+def _show_diagnosis(diagnosis: "Diagnosis", json_output: bool, apply_options: list[str] | None = None) -> int:
     from inplace_fix.render.diagnosis import render_diagnosis
     from inplace_fix.report import dumps
 
@@ -135,7 +168,7 @@ def _show_diagnosis(diagnosis: "Diagnosis", json_output: bool) -> int:
         failed = diagnosis.status in ("script-error", "timeout") and not diagnosis.problems
         stream = sys.stderr if failed else sys.stdout
         sys.stdout.flush()
-        stream.write(render_diagnosis(diagnosis, Console(stream)))
+        stream.write(render_diagnosis(diagnosis, Console(stream), apply_options))
         stream.flush()
     if diagnosis.status in ("script-error", "timeout") and json_output:
         if diagnosis.problems or diagnosis.status == "timeout":

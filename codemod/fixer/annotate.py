@@ -12,7 +12,8 @@ from inplace_fix.report import Fix, Problem
 
 def fix_of(planned: PlannedFix, edits: Sequence[FileEdit]) -> Fix:
     diff = next((edit.diff for edit in edits if edit.path == planned.file), "")
-    return Fix(planned.rule, str(planned.file), planned.line, planned.col, planned.title, diff, planned.site)
+    return Fix(planned.rule, str(planned.file), planned.line, planned.col, planned.title, diff, planned.site,
+               planned.kind)
 
 
 def annotate(problems: Sequence[Problem], plan: Plan, edits: Sequence[FileEdit],

@@ -10,12 +10,13 @@ from __future__ import annotations
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from inplace_fix.fileio import SourceError
 from inplace_fix.fixer import runtime_client
-from inplace_fix.fixer.annotate import annotate
-from inplace_fix.fixer.edits import Journal, build_edits
+from inplace_fix.fixer.annotate import fix_of
+from inplace_fix.fixer.candidates import DEFAULT_MAX_CANDIDATES, Choices, edits_for
+from inplace_fix.fixer.edits import Journal
 from inplace_fix.fixer.model import Verdict
 from inplace_fix.fixer.outcome import Outcome
 from inplace_fix.fixer.planner import plan_all as make_plan
@@ -56,8 +57,12 @@ def _script_failed(target: Request, report: Report | None, result: RunResult) ->
 
 def apply_fix(target: Request, *, max_rounds: int = 5, cwd: str | Path | None = None,
               runner: Runner | None = None, planner: Callable[..., Any] | None = None,
-              rewrite: Callable[..., Any] | None = None, echo: bool = False) -> Outcome:
-    """Diagnose, rewrite, verify, for up to `max_rounds` rounds; roll back if not verified."""
+              rewrite: Callable[..., Any] | None = None, echo: bool = False,
+              max_candidates: int = DEFAULT_MAX_CANDIDATES) -> Outcome:
+    """Diagnose, rewrite, verify, for up to `max_rounds` rounds; roll back if not verified.
+
+    Each problem's candidate fixes are verified in turn, at most `max_candidates` runs each.
+    """
     runner = runner or runtime_client.run
     planner = planner or make_plan
     here = Path(cwd or target.cwd or Path.cwd()).resolve()
@@ -78,7 +83,7 @@ def apply_fix(target: Request, *, max_rounds: int = 5, cwd: str | Path | None = 
         journal = Journal()
         try:
             return _rounds(target, root, here, work, reference, report, first, runner, planner,
-                           rewrite, max_rounds, journal)
+                           rewrite, max_rounds, journal, max_candidates)
         except BaseException:  # Ctrl-C or a bug mid-round: the user's files go back as they were
             journal.rollback()
             raise
@@ -86,87 +91,176 @@ def apply_fix(target: Request, *, max_rounds: int = 5, cwd: str | Path | None = 
 
 def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path, report: Report,
             first: RunResult, runner: Runner, planner: Callable[..., Any],
-            rewrite: Callable[..., Any] | None, max_rounds: int, journal: Journal) -> Outcome:
+            rewrite: Callable[..., Any] | None, max_rounds: int, journal: Journal,
+            max_candidates: int = DEFAULT_MAX_CANDIDATES) -> Outcome:
     reference_calls = report.backward_calls
+    values_only = bool(report.data.get("values_only_reference"))  # a forward write replayed without autograd
     first_report = report
     problems = list(report.problems)
-    shown: list[Problem] = []  # every problem of every round, annotated
+    shown: list[Problem] = []  # every problem of every finished round, annotated
     fixed: list[Problem] = []  # the problems a rewrite addressed
     rounds: list[Round] = []
     fd_check = False
     seen: set[tuple[str, ...]] = set()  # the problems already rewritten, to notice a fix that did nothing
+    runs = 0
 
-    def fail(status: str, why: str, verification: Any = None, verdict: Verdict | None = None) -> Outcome:
+    def fail(status: str, why: str, verification: Any = None, verdict: Verdict | None = None,
+             current: Sequence[Problem] = ()) -> Outcome:
         restored = tuple(display_path(p, here) for p in journal.rollback())
         summary = f"not fixed: {why}" + ("; every edited file was restored byte for byte" if restored else "")
-        return Outcome(target.target, target.cwd, status, tuple(shown), tuple(rounds),
+        return Outcome(target.target, target.cwd, status, tuple(shown) + tuple(current), tuple(rounds),
                        dict(verification or {}) or None, verdict, (), restored, summary, why, first_report,
                        output=first.output)
 
     for number in range(1, max_rounds + 1):
         the_plan = planner(problems, root, report)
-        try:
-            edits, declined = build_edits(the_plan.fixes, rewrite=rewrite, cwd=here)
-        except SourceError as exc:
-            return fail("unfixable", f"cannot rewrite: {exc.reason}")
-        except Exception as exc:  # noqa: BLE001 - a parse error or a rule bug: undo, explain, never crash
-            return fail("unfixable", f"cannot rewrite: {type(exc).__name__}: {exc}")
-        annotated = annotate(problems, the_plan, edits, declined, here)
+        choices = Choices(the_plan, max_candidates)
+        attempt = 0
+        while True:  # one pass per candidate set: a refuted candidate gives way to the next
+            attempt += 1
+            try:
+                edits, used = edits_for(choices, rewrite, here)
+            except SourceError as exc:
+                return fail("unfixable", f"cannot rewrite: {exc.reason}")
+            except Exception as exc:  # noqa: BLE001 - a parse error or a rule bug: undo, explain, never crash
+                return fail("unfixable", f"cannot rewrite: {type(exc).__name__}: {exc}")
+            annotated = _annotate(problems, the_plan, choices, edits, here)
+            record = Round(number, "", tuple(annotated), tuple(e.display for e in edits))
+            if the_plan.unfixable or choices.exhausted() or not edits:
+                rounds.append(replace(record, status="unfixable"))
+                reasons = [p.why_unfixable for p in annotated if p.why_unfixable]
+                why = reasons[0] if len(reasons) == 1 else (
+                    f"{len(reasons)} problems have no automatic fix" if reasons else "no rewrite applies")
+                status = "unfixable" if number == 1 and attempt == 1 else "not-verified"
+                if number > 1:
+                    why = f"round {number} found a problem with no automatic fix: {why}"
+                    if any(is_silent_problem(p) for p in fixed):
+                        why += f"; {SILENT_ADVICE}"
+                return fail(status, why, current=annotated)
+            journal.begin_attempt()
+            try:
+                for edit in edits:
+                    journal.write(edit)
+            except (OSError, SourceError) as exc:
+                return fail("unfixable", f"cannot write {edit.display}: {getattr(exc, 'reason', exc)}",
+                            current=annotated)
+            round_fd = fd_check or any(is_silent_problem(p) for p in problems)
+            runs += 1
+            recording = work / f"run{runs}.pt"
+            result = runner(target, work / f"run{runs}.json", compare=reference, record=recording,
+                            fd_check=round_fd)
+            rerun = result.report
+            verification = rerun.verification if rerun else None
+            if result.timed_out:
+                rounds.append(replace(record, status="timeout", verification=verification))
+                return fail("not-verified", "the fixed script timed out", verification, current=annotated)
+            refuted = _refutation(rerun, problems, seen, fixed, reference_calls, here, values_only)
+            if refuted is None:
+                break  # accepted: new problems (next round) or a verified fix
+            indexes, why, verdict = refuted
+            blamed = choices.retryable(indexes)  # one problem's candidate gives way at a time
+            if blamed is None:
+                for index in indexes:
+                    choices.reject(index, why)
+                annotated = _annotate(problems, the_plan, choices, edits, here, final=True)
+                rounds.append(replace(record, problems=tuple(annotated), status=_failed_status(rerun, verdict),
+                                      verification=verification))
+                return fail("not-verified", _why_all(why, choices, here), verification, verdict,
+                            current=annotated)
+            choices.reject(blamed, why)
+            journal.undo_attempt()  # back to the round's start; the next candidate is tried
+        choices.verified()
+        annotated = _annotate(problems, the_plan, choices, edits, here, final=True)
         shown.extend(annotated)
-        record = Round(number, "", tuple(annotated), tuple(e.display for e in edits))
-        if the_plan.unfixable or declined or not edits:
-            rounds.append(replace(record, status="unfixable"))
-            reasons = [p.why_unfixable for p in annotated if p.why_unfixable]
-            why = reasons[0] if len(reasons) == 1 else (
-                f"{len(reasons)} problems have no automatic fix" if reasons else "no rewrite applies")
-            status = "unfixable" if number == 1 else "not-verified"
-            if number > 1:
-                why = f"round {number} found a problem with no automatic fix: {why}"
-                if any(is_silent_problem(p) for p in fixed):
-                    why += f"; {SILENT_ADVICE}"
-            return fail(status, why)
-        try:
-            for edit in edits:
-                journal.write(edit)
-        except (OSError, SourceError) as exc:
-            return fail("unfixable", f"cannot write {edit.display}: {getattr(exc, 'reason', exc)}")
         fixed.extend(problems)
-        fd_check = fd_check or any(is_silent_problem(p) for p in problems)
-        recording = work / f"round{number}.pt"
-        result = runner(target, work / f"round{number}.json", compare=reference, record=recording,
-                        fd_check=fd_check)
-        rerun = result.report
-        verification = rerun.verification if rerun else None
-        if result.timed_out:
-            rounds.append(replace(record, status="timeout", verification=verification))
-            return fail("not-verified", "the fixed script timed out", verification)
+        fd_check = round_fd
         new = list(rerun.problems) if rerun else []
         if new:
-            rounds.append(replace(record, status="found", verification=verification))
-            seen.update(p.signature() for p in problems)
-            again = [p for p in new if p.signature() in seen]
-            if again:
-                site = again[0].modified_at
-                where = f"{site.file(str(here)) if site else '?'}:{site.line if site else None}"
-                why = (f"the rewrite did not remove the problem: the same write "
-                       f"({where} `{site.code.strip() if site else ''}`) fails again after it; change it by hand "
-                       "(e.g. collect the values in a list and torch.stack them)")
-                shown.extend(p.with_fix(None, why) for p in again)
-                return fail("not-verified", why)
+            rounds.append(replace(record, problems=tuple(annotated), status="found", verification=verification))
+            seen.update(k for p in problems for k in _keys(p))
             problems, report = new, rerun
             continue
-        if rerun is None or rerun.script_error:
-            rounds.append(replace(record, status="script-error", verification=verification))
-            error = rerun.script_error if rerun else None
-            why = (f"the fixed script failed: {error.get('type')}: {error.get('message')}" if error
-                   else f"the runtime wrote no report for the fixed run (exit {result.returncode})")
-            return fail("not-verified", why, verification)
-        verdict = judge(verification, fixed, reference_calls)
-        rounds.append(replace(record, status=verdict.status, verification=verification))
-        if not verdict.verified:
-            return fail("not-verified", verdict.why, verification, verdict)
+        verdict = judge(verification, fixed, reference_calls, values_only)
+        rounds.append(replace(record, problems=tuple(annotated), status=verdict.status, verification=verification))
         files = tuple(display_path(p, here) for p in journal.changed())
         summary = summary_line(verdict, len(fixed), len(files), verification)
         return Outcome(target.target, target.cwd, "fixed", tuple(shown), tuple(rounds), dict(verification or {}),
                        verdict, files, (), summary, verdict.why, first_report, output=first.output)
     return fail("not-verified", f"a problem remains after {max_rounds} rounds (--max-rounds)")
+
+
+def _refutation(rerun: Report | None, problems: Sequence[Problem], seen: set[tuple[str, ...]],
+                fixed: Sequence[Problem], reference_calls: int | None, here: Path,
+                values_only: bool = False) -> tuple[list[int], str, Verdict | None] | None:
+    """None when the re-run accepts the candidates (a verified fix, or only new problems);
+    else the problems whose candidate it refutes, why, and the verdict when one was reached."""
+    new = list(rerun.problems) if rerun else []
+    if new:
+        current = {key: i for i, p in enumerate(problems) for key in _keys(p)}
+        again = [p for p in new if any(k in current or k in seen for k in _keys(p))]
+        if not again:
+            return None
+        site = again[0].modified_at
+        where = f"{site.file(str(here)) if site else '?'}:{site.line if site else None}"
+        why = (f"did not remove the problem: the same write ({where} `{site.code.strip() if site else ''}`) "
+               "fails again after it")
+        indexes = sorted({current[k] for p in again for k in _keys(p) if k in current}) or list(range(len(problems)))
+        return indexes, why, None
+    if rerun is None or rerun.script_error:
+        error = rerun.script_error if rerun else None
+        why = (f"the fixed script failed: {error.get('type')}: {error.get('message')}" if error
+               else "the runtime wrote no report for the fixed run")
+        return list(range(len(problems))), why, None
+    verdict = judge(rerun.verification, [*fixed, *problems], reference_calls, values_only)
+    if verdict.verified:
+        return None
+    return list(range(len(problems))), verdict.why, verdict
+
+
+def _keys(problem: Problem) -> tuple[tuple[str, ...], ...]:
+    """What makes a problem the same one after a rewrite: its code text, or its write's text
+    with the saving line's place (a clone at the saving site changes that line's text only)."""
+    saved, built = problem.saved_at, problem.construction_at
+    place = (problem.kind, "place", problem.modified_at.path if problem.modified_at else "",
+             problem.modified_at.code.strip() if problem.modified_at else "",
+             f"{saved.path}:{saved.line}" if saved else "",
+             f"{built.path}:{built.line}:{built.code.strip()}" if built else "")
+    return problem.signature(), place
+
+
+def _failed_status(rerun: Report | None, verdict: Verdict | None) -> str:
+    if rerun is not None and rerun.problems:
+        return "found"
+    if rerun is None or rerun.script_error:
+        return "script-error"
+    return verdict.status if verdict else "not-verified"
+
+
+def _why_all(why: str, choices: Choices, here: Path) -> str:
+    """The failure in words: the last refutation, and the candidates tried before it."""
+    tried = [o for i in sorted(choices.outcomes) for o in choices.outcomes[i] if o[1] == "rejected"]
+    if len(tried) <= 1:
+        if "did not remove the problem" in why:
+            return (f"the rewrite {why}; change it by hand "
+                    "(e.g. collect the values in a list and torch.stack them)")
+        return why
+    listed = "; ".join(f"{fix.kind} ({fix.rule} at {display_path(fix.file, here)}:{fix.line}): {reason}"
+                       for fix, _status, reason in tried)
+    return f"no candidate fix verified ({len(tried)} tried): {listed}"
+
+
+def _annotate(problems: Sequence[Problem], plan: Any, choices: Choices, edits: Sequence[Any], here: Path,
+              final: bool = False) -> list[Problem]:
+    """The round's problems as the report shows them: the fix in use and every candidate."""
+    chosen = choices.chosen()
+    out = []
+    for index, problem in enumerate(problems):
+        decision = plan.for_problem(index)
+        if index in chosen:
+            problem = problem.with_fix(fix_of(chosen[index], edits))
+        elif index in choices.candidates:
+            problem = problem.with_fix(None, choices.why_none(index, here))
+        elif decision is not None and hasattr(decision, "why"):
+            problem = problem.with_fix(None, decision.why)
+        out.append(problem.with_attempts(choices.attempts(index, final=final)))
+    return out

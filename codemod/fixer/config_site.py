@@ -43,7 +43,8 @@ class ConfigLiteral:
     line: int
     col: int  # IPF004's rewrite position: 0-based character column
     type_name: str | None  # last name of its `type` value (`"ReLU"`, `nn.ReLU`); None when computed
-    type_is_string: bool  # a string names the class for sure; a name may be a variable (`type=act`)
+    type_is_string: bool  # surely names the class: a torch.nn class's name or a key of this file's registry
+    # (`ACTS = {"lrelu": nn.LeakyReLU}`); a name may be a variable (`type=act`)
     bound_to: str | None  # the name it is assigned to, or the parameter it is the default of
     code: str  # its first source line, stripped
 
@@ -157,7 +158,7 @@ class _File:
             start = InplaceFlag.config_position(self.ctx, node)
             position = self.locate(self.ctx.source, RULE, start.line, start.col)
             ok = position is not None and (position.line, position.col) == (start.line, start.col)
-            type_name, is_string = InplaceFlag.config_type(node)
+            type_name, is_string = InplaceFlag.config_type(node, self.ctx)  # the file's registries resolve keys
             self._confirmed[id(node)] = ConfigLiteral(
                 self.path, start.line, start.col, type_name, is_string, self.bound.get(id(node)),
                 self.ctx.source_line(start.line).strip()) if ok else None

@@ -26,12 +26,13 @@ def _default_rewrite() -> Rewrite:
 
 def targets(fixes: Sequence[PlannedFix]) -> dict[Path, dict[str, list[Any]]]:
     """Per file, per rule, the distinct node positions to rewrite (sorted, no duplicates)."""
-    from inplace_fix.transforms.base import Position
+    from inplace_fix.transforms.base import Position, Span
 
     out: dict[Path, dict[str, list[Any]]] = {}
     for fix in fixes:
         per_rule = out.setdefault(fix.file, {}).setdefault(fix.rule, [])
-        position = Position(fix.line, fix.col)
+        position = (Span(fix.line, fix.col, fix.end_line, fix.end_col)
+                    if fix.end_line is not None and fix.end_col is not None else Position(fix.line, fix.col))
         if position not in per_rule:
             per_rule.append(position)
     for per_rule in out.values():
@@ -83,15 +84,28 @@ class Journal:
 
     def __init__(self) -> None:
         self._originals: dict[Path, SourceFile] = {}
+        self._attempt: dict[Path, SourceFile] = {}  # each file as it was before the current attempt
 
     @property
     def files(self) -> list[Path]:
         return sorted(self._originals)
 
+    def begin_attempt(self) -> None:
+        """What is written from here on can be undone alone (a candidate that did not verify)."""
+        self._attempt = {}
+
     def write(self, edit: FileEdit) -> None:
         if edit.path not in self._originals:
             self._originals[edit.path] = read_source(edit.path)
+        if edit.path not in self._attempt:
+            self._attempt[edit.path] = read_source(edit.path)
         write_atomic(edit.path, edit.data, self._originals[edit.path].mode)
+
+    def undo_attempt(self) -> None:
+        """Put back every file written since `begin_attempt`, byte for byte (earlier rounds stay)."""
+        for _path, before in sorted(self._attempt.items()):
+            restore(before)
+        self._attempt = {}
 
     def rollback(self) -> list[Path]:
         """Restore every written file byte for byte; returns the files restored."""
@@ -100,6 +114,7 @@ class Journal:
             restore(original)
             restored.append(path)
         self._originals.clear()
+        self._attempt = {}
         return restored
 
     def changed(self) -> list[Path]:

@@ -17,6 +17,23 @@ class PlannedFix:
     col: int
     title: str
     site: str  # which runtime site the node was located from: modified_at, construction_at, ...
+    strategy: str = ""  # out-of-place | inplace-flag | config-literal | alias | no-grad | detach | clone-at-save
+    end_line: int | None = None  # the node's end, for rewrites that target whole spans
+    end_col: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """The strategy, or the one implied by where the node was found."""
+        return self.strategy or strategy_for(self.rule, self.site)
+
+
+def strategy_for(rule: str, site: str) -> str:
+    """How a rewrite fixes its problem, in the words the report and the benchmark use."""
+    if rule == "IPF004":
+        return "config-literal" if site == "config_literal" else "inplace-flag"
+    if site == "alias_search":
+        return "alias"
+    return {"IPF005": "detach", "IPF008": "no-grad", "clone-saved": "clone-at-save"}.get(rule, "out-of-place")
 
 
 @dataclass(frozen=True)

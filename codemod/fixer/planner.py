@@ -107,7 +107,11 @@ def plan_candidates(index: int, problem: Problem, report: Report | None, root: P
         return Unfixable(index, advice.ambiguous_view(problem))
     code = rule_of(problem)
     targets = fix_targets(problem, code)
+    texts: dict[Path, str] = {}
     if not targets:
+        clone = clone_candidate(index, problem, root, read, texts)
+        if isinstance(clone, PlannedFix):  # the write is not ours to change (a library's), the save is
+            return (clone,)
         site = problem.modified_at
         if _usable(site) and not editable(site.path, root):
             return Unfixable(index, advice.outside_project(problem, site, code, str(root)))
@@ -116,7 +120,6 @@ def plan_candidates(index: int, problem: Problem, report: Report | None, root: P
     found: list[PlannedFix] = []
     reasons: list[str] = []  # per target, why it gave nothing
     located: list[tuple[FixTarget, Site, Path, str]] = []  # targets whose file was read and searched
-    texts: dict[Path, str] = {}
     for target in targets:
         site = problem.site(target.site)
         if not _usable(site):
@@ -158,9 +161,40 @@ def plan_candidates(index: int, problem: Problem, report: Report | None, root: P
         elif isinstance(traced, Unfixable):  # ambiguous or outside the project: the better reason
             reasons[targets.index(target)] = traced.why
 
+    clone = _searched(found, lambda: clone_candidate(index, problem, root, read, texts))
+    if isinstance(clone, PlannedFix):
+        _add(found, clone)
     if found:
         return tuple(found)
     return Unfixable(index, reasons[0])
+
+
+def clone_candidate(index: int, problem: Problem, root: Path, read: ReadText,
+                    texts: dict[Path, str]) -> PlannedFix | str:
+    """`.clone()` at the saving site, for a saved tensor a later write changed; or why not.
+
+    The runtime recorded which operand of the saving op was saved (or its result); cloning
+    it there gives autograd a private copy, as the reference run does.
+    """
+    saved = problem.saved_at
+    if problem.kind != "saved-tensor-modified" or not _usable(saved):
+        return "nothing was saved where the script says"
+    if not editable(saved.path, root):
+        return "the saving line is outside the project"
+    from inplace_fix.transforms.clone_saved import CODE, clone_site  # libcst-free, but only needed here
+
+    path = resolve(saved.path)
+    if path not in texts:
+        texts[path] = read(path)
+    site = clone_site(texts[path], saved.data)
+    if isinstance(site, str):
+        return site
+    what = f"`{site.text}`" if site.role == "input" else f"the result of `{site.saving}`"
+    title = (f"clone {what} where `{site.saving}` saves it for backward, so the later in-place write cannot "
+             "change it (one extra copy of that tensor per forward pass)")
+    return PlannedFix(problem=index, rule=CODE, file=path, line=site.span.line, col=site.span.col, title=title,
+                      site="saved_at", strategy="clone-at-save", end_line=site.span.end_line,
+                      end_col=site.span.end_col)
 
 
 def _searched(found: list[PlannedFix], search: Callable[[], Any]) -> Any:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from inplace_fix.fixer.annotate import annotate
-from inplace_fix.fixer.edits import build_edits, combined_diff
-from inplace_fix.fixer.model import FileEdit, Plan
+from inplace_fix.fixer.annotate import annotate, fix_of
+from inplace_fix.fixer.candidates import Choices, edits_for
+from inplace_fix.fixer.edits import combined_diff
+from inplace_fix.fixer.model import FileEdit, Plan, Unfixable
 from inplace_fix.fixer.planner import plan_all
 from inplace_fix.report import Problem, Report
 
@@ -27,11 +28,26 @@ class Preview:
 
 def preview(problems: Sequence[Problem], root: str | Path, cwd: str | Path | None = None,
             report: Report | None = None) -> Preview:
-    """Plan and rewrite in memory; nothing touches the disk."""
+    """Plan and rewrite in memory; nothing touches the disk.
+
+    Each problem shows the first candidate its rule does not decline (what --apply tries
+    first) and lists the others, which --apply tries in turn if the first does not verify.
+    """
     the_plan = plan_all(problems, root, report)
-    edits, declined = build_edits(the_plan.fixes, cwd=cwd)
-    annotated = annotate(problems, the_plan, edits, declined, cwd)
-    return Preview(the_plan, tuple(edits), tuple(annotated), combined_diff(edits))
+    choices = Choices(the_plan)
+    edits, _used = edits_for(choices, None, cwd)
+    chosen = choices.chosen()
+    annotated = []
+    for index, problem in enumerate(annotate(problems, the_plan, edits, (), cwd)):
+        if index in chosen:
+            problem = problem.with_fix(fix_of(chosen[index], edits))
+        elif index in choices.candidates:
+            problem = problem.with_fix(None, choices.why_none(index, cwd))
+        annotated.append(problem.with_attempts(choices.attempts(index, final=False)))
+    fixable_plan = Plan(tuple(chosen[i] for i in sorted(chosen)),
+                        the_plan.unfixable + tuple(Unfixable(i, choices.why_none(i, cwd)) for i in choices.exhausted()),
+                        the_plan.alternatives)
+    return Preview(fixable_plan, tuple(edits), tuple(annotated), combined_diff(edits))
 
 
 def propose_each(problems: Sequence[Problem], root: str | Path, cwd: str | Path | None = None) -> tuple[Problem, ...]:

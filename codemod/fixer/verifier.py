@@ -95,9 +95,25 @@ def _judge_changed_gradients(verification: Mapping[str, Any]) -> Verdict:
     return Verdict(False, "not-verified", f"{change}; {why}", True, "finite-difference")
 
 
+def _judge_first_loss(verification: Mapping[str, Any]) -> Verdict:
+    """The original raised in its forward pass; the reference replayed that write outside
+    autograd, so its first loss is what the program means and its gradients are not."""
+    if verification.get("first_loss_diff_call") == 1:
+        return Verdict(False, "not-verified", "the first loss differs from the original's forward pass (its "
+                       "in-place write replayed outside autograd): the rewrite changes what the script computes",
+                       False, "first-loss")
+    return Verdict(True, "fixed", "the first loss matches the original's forward pass (its in-place write "
+                   "replayed outside autograd); gradients were not compared: autograd never saw that write",
+                   False, "first-loss")
+
+
 def judge(verification: Mapping[str, Any] | None, problems: Sequence[Problem],
-          reference_calls: int | None = None) -> Verdict:
-    """The verdict for the final fixed run, given every problem fixed along the way."""
+          reference_calls: int | None = None, values_only: bool = False) -> Verdict:
+    """The verdict for the final fixed run, given every problem fixed along the way.
+
+    `values_only`: the reference replayed a forward write outside autograd (a view error),
+    so only its first loss can judge the fix.
+    """
     if not verification:
         return Verdict(False, "not-verified", "the fixed run wrote no verification (runtime --compare)")
     calls = verification.get("backward_calls")
@@ -109,6 +125,8 @@ def judge(verification: Mapping[str, Any] | None, problems: Sequence[Problem],
         return Verdict(False, "not-verified",
                        f"the fixed run made {calls} backward calls, the reference {reference_calls}")
 
+    if values_only and verification.get("reference_backward_calls"):
+        return _judge_first_loss(verification)
     if not reference_calls and not verification.get("reference_backward_calls"):
         # The original never reached backward (leaf error, view error): nothing to compare with.
         has_grad = _leaf_gets_grad(verification, problems)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shlex
 import textwrap
 from collections.abc import Sequence
 from functools import lru_cache
@@ -20,8 +21,9 @@ from inplace_fix.diagnosis import Diagnosis
 from inplace_fix.paths import display_path
 from inplace_fix.render.diff import colorize
 from inplace_fix.report import Problem, Site
+from inplace_fix.request import Request
 
-__all__ = ["render_diagnosis", "render_problem", "caret_span", "why_sentence", "tensor_summary"]
+__all__ = ["render_diagnosis", "render_problem", "caret_span", "why_sentence", "tensor_summary", "apply_command"]
 
 LIBRARY_FRAMES_SHOWN = 3  # the innermost ones: where the write happened
 
@@ -133,6 +135,10 @@ def tensor_summary(problem: Problem) -> str:
     desc = " ".join(parts) or "tensor"
     if t.get("device"):
         desc += f" on {t['device']}"
+    others = [str(n) for n in t.get("other_parameters") or ()]
+    if others:  # one write changed several saved weights: one problem names them all
+        shown = ", ".join(f"`{n}`" for n in others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+        desc += f"; the same write also changed {shown}"
     return f"`{name}` ({desc})" if name else f"a tensor ({desc})"
 
 
@@ -207,6 +213,7 @@ def render_problem(problem: Problem, index: int, total: int, console: Console, c
             for frame in shown:
                 out.append(f"        {_short_path(frame, cwd)}:{frame.line}  {frame.code.strip()}"
                            + (f"  ({frame.op})" if frame.op else ""))
+        out += _other_writes(problem, cwd)
         out.append("")
     if problem.construction_at is not None:
         module = problem.get("module")
@@ -222,18 +229,40 @@ def render_problem(problem: Problem, index: int, total: int, console: Console, c
         out.append(console.style(f"  proposed fix: {fix.rule} {fix.title}", fg="green", bold=True)
                    + f" ({display_path(fix.path, cwd)}:{fix.line})")
         out += ["    " + line for line in colorize(fix.diff, console).splitlines()]
+        out += _other_candidates(problem)
     else:
         out.append(console.style("  no automatic fix; change it by hand:", fg="yellow", bold=True))
         out += _wrap(problem.why_unfixable or "make the in-place operation out of place.", "    ")
     return out
 
 
+def _other_candidates(problem: Problem) -> list[str]:
+    """How many further fixes --apply would try if the proposed one does not verify, and which."""
+    others = [a for a in problem.attempts if a.status == "untried"]
+    if not others:
+        return []
+    noun = "candidate" if len(others) == 1 else "candidates"
+    kinds = ", ".join(dict.fromkeys(a.strategy for a in others))
+    them = "it" if len(others) == 1 else "them in turn"
+    return _wrap(f"{len(others)} other {noun} ({kinds}): --apply tries {them} if this one does not verify", "    ")
+
+
+def _other_writes(problem: Problem, cwd: str | None) -> list[str]:
+    """The writes after the first that also moved the version: each is a line to change too."""
+    return [f"  also modified at {_short_path(site, cwd)}:{site.line} `{site.code.strip()}`"
+            for site in problem.frames.get("also_modified_at", ())]
+
+
 def _calls(n: int) -> str:
     return f"{n} backward call" + ("" if n == 1 else "s")
 
 
-def render_diagnosis(diagnosis: Diagnosis, console: Console) -> str:
-    """The whole human report for a dry run (clean, found, script error, timeout)."""
+def render_diagnosis(diagnosis: Diagnosis, console: Console, apply_options: Sequence[str] | None = None) -> str:
+    """The whole human report for a dry run (clean, found, script error, timeout).
+
+    `apply_options`: the options the user typed (`--steps 5`), repeated in the suggested
+    `--apply` command; None takes the request's non-default ones.
+    """
     target = diagnosis.request.target
     if diagnosis.status == "clean":
         calls = diagnosis.backward_calls
@@ -265,11 +294,38 @@ def render_diagnosis(diagnosis: Diagnosis, console: Console) -> str:
         if any(p.fix is not None and p.kind == "silent-data-mutation" for p in problems):
             keeps += (" (a `.data` write made visible changes the gradients on purpose: then the first "
                       "loss must be unchanged and a float64 finite-difference check must confirm them)")
-        out += _wrap(f"dry run: nothing was written. `inplace-fix {_command(diagnosis)} --apply` rewrites, "
-                     f"re-runs the script and keeps the edit only if {keeps}.", "")
+        command = apply_command(diagnosis.request, apply_options).replace(" ", _UNBROKEN)
+        out += [line.replace(_UNBROKEN, " ") for line in
+                _wrap(f"dry run: nothing was written. `{command}` rewrites, "
+                      f"re-runs the script and keeps the edit only if {keeps}.", "")]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _command(diagnosis: Diagnosis) -> str:
-    req = diagnosis.request
-    return f"run -m {req.module}" if req.module else req.target
+_UNBROKEN = "\u00a0"  # the command's spaces while the prose is wrapped: one command is never cut in two
+
+
+def apply_command(request: Request, options: Sequence[str] | None = None) -> str:
+    """The `--apply` command for this run, shell-quoted: the same target, options and script arguments."""
+    target = ["run", "-m", request.module] if request.module else [request.target]
+    if options is None:
+        options = request_options(request)
+    tail = ["--", *request.args] if request.args else []
+    return " ".join(shlex.quote(token) for token in ["inplace-fix", *target, *options, "--apply", *tail])
+
+
+def request_options(request: Request) -> list[str]:
+    """The request's options that differ from the defaults (without the command line that made it)."""
+    default = Request()
+    out: list[str] = []
+    if request.steps != default.steps:
+        out += ["--steps", str(request.steps)]
+    if request.timeout != default.timeout:
+        out += ["--timeout", format_seconds(request.timeout)]
+    if request.anomaly:
+        out.append("--anomaly")
+    return out
+
+
+def format_seconds(value: float) -> str:
+    """`60` for 60.0, `0.5` for 0.5: the number as a person types it, exactly."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))

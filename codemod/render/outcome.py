@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from inplace_fix.console import Console
 from inplace_fix.fixer.outcome import Outcome
 from inplace_fix.paths import display_path
 from inplace_fix.render.diff import colorize
-from inplace_fix.report import Site
+from inplace_fix.report import Attempt, Site
 
 __all__ = ["render_outcome"]
 
@@ -40,6 +40,7 @@ def render_outcome(outcome: Outcome, console: Console) -> str:
                              f"{fix.title}")
             elif problem.why_unfixable:
                 lines.append(f"    no automatic fix: {problem.why_unfixable}")
+            lines.extend(_tried(problem.attempts, cwd))
         diffs = "".join(dict.fromkeys(p.fix.diff for p in record.problems if p.fix))
         if diffs:
             lines.append(colorize(diffs, console).rstrip("\n"))
@@ -50,6 +51,18 @@ def render_outcome(outcome: Outcome, console: Console) -> str:
     style = {"fg": "green"} if outcome.status in ("fixed", "clean") else {"fg": "red"}
     lines.append(console.style(outcome.summary, bold=True, **style))
     return "\n".join(lines) + "\n"
+
+
+def _tried(attempts: Sequence[Attempt], cwd: str) -> list[str]:
+    """The candidates behind the fix: shown once more than one existed or one was turned down."""
+    if len(attempts) < 2 and all(a.status == "verified" for a in attempts):
+        return []
+    out = ["    candidates:"]
+    for number, attempt in enumerate(attempts, start=1):
+        where = f"{display_path(attempt.path, cwd)}:{attempt.line}"
+        reason = f": {attempt.why}" if attempt.why else ""
+        out.append(f"      {number}. {attempt.status} {attempt.strategy} ({attempt.rule} at {where}){reason}")
+    return out
 
 
 def _rerun_line(v: Mapping[str, Any]) -> str:

@@ -136,10 +136,10 @@ def resolve(site_: Optional[Site], op: Optional[str] = None, rel_to: Optional[st
     if site_ is None:
         return None
     code, lasti = site_
-    line = col = None
+    line = col = end_line = end_col = None
     try:
         pos = list(code.co_positions())[lasti // 2]
-        line, _end, col, _ecol = pos
+        line, end_line, col, end_col = pos
     except Exception:
         pass
     if line is None:
@@ -149,7 +149,7 @@ def resolve(site_: Optional[Site], op: Optional[str] = None, rel_to: Optional[st
         col = len(text) - len(text.lstrip())
     else:
         col = _char_col(text, col)
-    return {
+    out = {
         "file": os.path.abspath(code.co_filename),
         "line": line,
         "col": col,
@@ -157,6 +157,10 @@ def resolve(site_: Optional[Site], op: Optional[str] = None, rel_to: Optional[st
         "op": op,
         "function": code.co_name,
     }
+    if end_line is not None and end_col is not None:  # the executing expression's end: its node exactly
+        out["end_line"] = end_line
+        out["end_col"] = _char_col(linecache.getline(code.co_filename, end_line), end_col)
+    return out
 
 
 def site_from_traceback_text(text: str, frames: ProjectFrames) -> Optional[dict[str, Any]]:

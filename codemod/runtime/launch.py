@@ -8,8 +8,9 @@ This process never starts another one: the follow-up runs (the anomaly fallback,
 float64 finite-difference runs) are the engine's (inplace_fix.launcher), which owns
 --python, --timeout and the process-group kill; --fd-check and --no-fallback are
 still accepted (the engine acts on them). --track-views (where a view was created
-under no_grad) and --fd-nudge STEP (the leaves nudged in float64, finite_difference.py)
-are the flags of those follow-up runs.
+under no_grad), --dispatch-writes (writes made inside torch functions, dispatch_writes.py)
+and --fd-nudge STEP (the leaves nudged in float64, finite_difference.py) are the flags of
+those follow-up runs.
 
 Why by path: it must work where inplace-fix is not installed. It removes its own
 folder from sys.path, imports the runtime beside it under a private name, then
@@ -42,6 +43,7 @@ class Options:
         self.fd_check = False
         self.fallback = True
         self.track_views = False
+        self.dispatch_writes = False
         self.fd_nudge: float | None = None
         self.module: str | None = None
         self.script: str | None = None
@@ -63,6 +65,8 @@ def parse(argv: list[str]) -> Options:
             o.fallback = False
         elif a == "--track-views":
             o.track_views = True
+        elif a == "--dispatch-writes":
+            o.dispatch_writes = True
         elif a in flags:
             setattr(o, flags[a], True)
         elif a.split("=", 1)[0] in valued:
@@ -182,6 +186,16 @@ def _run_target(o: Options) -> None:
         runpy.run_path(script, run_name="__main__")
 
 
+def _dispatch_writes(sess):
+    """The follow-up run's dispatch pass, entered beside the session's function mode."""
+    import importlib
+
+    mod = importlib.import_module(f"{RUNTIME_NAME}.dispatch_writes")
+    mode = mod.DispatchWrites(sess.registry, sess.frames, sess.clone_on_write)
+    mode.__enter__()
+    return mode
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         o = parse(list(sys.argv[1:] if argv is None else argv))
@@ -227,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     exit_code = None
     StopRun = session_mod.StopRun
     sess.install()
+    dispatch = _dispatch_writes(sess) if o.dispatch_writes else None
     try:
         _run_target(o)
     except StopRun:
@@ -238,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as e:  # the script's own failure: report it, untouched
         script_error = _script_error(e)
     finally:
+        if dispatch is not None:
+            dispatch.__exit__(None, None, None)
         sess.uninstall()
         try:
             sys.stdout.flush()
@@ -256,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                                           "clone_on_write": o.clone_on_write,
                                           "anomaly": o.anomaly,
                                           "fd_check": o.fd_check,
+                                          "values_only_reference": sess.values_only_reference,
                                           "exit_code": exit_code
                                           if isinstance(exit_code, int) else None})
     if nudger is not None:

@@ -2,10 +2,11 @@
 
 Why: when `nn.ReLU(inplace=True)` runs inside an `nn.Sequential`, the write happens
 in torch's own file; the line to edit is where the module was *constructed*. We
-patch `nn.Module.__setattr__` (only `inplace = True` costs anything) to note the
+patch `nn.Module.__setattr__` (only an `inplace` flag costs anything) to note the
 project frames of the construction (innermost first: a builder's `cls(**cfg)`, then its
-callers), and `nn.Module.__init__` to remember every module in construction order, so
-leaves can be keyed by stable qualified names ("fc.weight").
+callers) and of an `m.inplace = True` run after it, and `nn.Module.__init__` to remember
+every module in construction order, so leaves can be keyed by stable qualified names
+("fc.weight").
 """
 from __future__ import annotations
 
@@ -26,20 +27,34 @@ class Construction(tuple):
     `stack` holds the project frames that led there, innermost first (the first is the site
     itself). A tuple subclass so the tracker, the session and `frames.resolve` keep passing
     and unpacking it as a plain site while the stack rides along to the report.
+    `inplace_set` is the project frame of an `m.inplace = True` run after the module was
+    built (`for m in net.modules(): m.inplace = True`): the flag to change is there.
     """
 
     stack: tuple = ()
+    inplace_set: Any = None
 
-    def __new__(cls, stack: list) -> "Construction":
+    def __new__(cls, stack: list, inplace_set: Any = None) -> "Construction":
         site = super().__new__(cls, stack[0])
         site.stack = tuple(stack)
+        site.inplace_set = inplace_set
         return site
+
+
+def _in_own_init(mod: Any, frame: Any) -> bool:
+    """Is `frame` an `__init__` of `mod` itself (the module is being built, not reconfigured)?"""
+    try:
+        return frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is mod
+    except Exception:
+        return True
 
 
 class ModuleSites:
     def __init__(self, frames: Any) -> None:
         self.frames = frames
         self.sites: "weakref.WeakKeyDictionary[nn.Module, Any]" = weakref.WeakKeyDictionary()
+        # project frames of modules built with `inplace=False` (for a flag set to True later)
+        self.built: "weakref.WeakKeyDictionary[nn.Module, list]" = weakref.WeakKeyDictionary()
         self.all: list = []  # weakrefs, construction order
         self._orig_setattr = None
         self._orig_init = None
@@ -47,15 +62,14 @@ class ModuleSites:
     def install(self) -> None:
         orig_setattr = nn.Module.__setattr__
         orig_init = nn.Module.__init__
-        sites = self.sites
         capture_stack = self.frames.capture_stack
         allmods = self.all
+        record = self._record
 
         def __setattr__(mod, name, value):  # noqa: N807
-            if name == "inplace" and value is True:
+            if name == "inplace" and isinstance(value, bool):
                 try:
-                    stack = capture_stack(sys._getframe(1), _STACK_LIMIT)
-                    sites[mod] = Construction(stack) if stack else None
+                    record(mod, value, sys._getframe(1))
                 except Exception:
                     pass
             return orig_setattr(mod, name, value)
@@ -71,6 +85,22 @@ class ModuleSites:
         self._orig_setattr, self._orig_init = orig_setattr, orig_init
         nn.Module.__setattr__ = __setattr__  # type: ignore[method-assign]
         nn.Module.__init__ = __init__  # type: ignore[method-assign]
+
+    def _record(self, mod: Any, value: bool, frame: Any) -> None:
+        """Note where an `inplace` flag was set: while the module is built (its construction,
+        kept for a flag set to False too, so a later `m.inplace = True` can name both), or after."""
+        stack = self.frames.capture_stack(frame, _STACK_LIMIT)
+        if _in_own_init(mod, frame):
+            if value:
+                self.sites[mod] = Construction(stack) if stack else None
+            elif stack:
+                self.built[mod] = stack
+            return
+        if not value or not stack:
+            return
+        known = self.sites.get(mod)
+        built = list(known.stack) if known is not None else self.built.get(mod) or stack
+        self.sites[mod] = Construction(built, inplace_set=stack[0])
 
     def uninstall(self) -> None:
         if self._orig_setattr is not None:

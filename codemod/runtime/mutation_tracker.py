@@ -7,10 +7,14 @@ the stack, costs ~1.04x on a ResNet step (a dispatch mode 1.15-1.25x), and under
 (trailing `_`, augmented dunders, `__setitem__`, `inplace=True`, `out=`); a frame is
 captured only for a *hit*: a write whose bytes overlap a live saved tensor. The
 leaf/view errors are raised by the in-place op itself in the forward: we catch them
-here, where the user's frame is on the stack.
+here, where the user's frame is on the stack. What it cannot see: a write made inside
+another torch function (the mode steps aside while `F.embedding(max_norm=...)` runs its
+`embedding_renorm_`); for a saved tensor modified by such a write the launcher re-runs
+the script with dispatch_writes.py's mode beside this one.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Callable, Optional
 
@@ -19,7 +23,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import messages
 from .frames import augmented_op
-from .saved_registry import Hit, SavedRegistry
+from .saved_registry import Hit, SavedRegistry, storage_key
 
 AUG = {
     "__iadd__": "+=", "__isub__": "-=", "__imul__": "*=", "__itruediv__": "/=",
@@ -27,12 +31,19 @@ AUG = {
     "__ior__": "|=", "__ixor__": "^=", "__ilshift__": "<<=", "__irshift__": ">>=",
     "__imatmul__": "@=",
 }
-# trailing-underscore names that change metadata, not data
+# trailing-underscore names that write nothing autograd checks (no version bump)
 NOT_WRITES = frozenset({
-    "requires_grad_", "share_memory_", "detach_", "set_", "resize_", "resize_as_",
-    "as_strided_", "squeeze_", "unsqueeze_", "t_", "transpose_", "swapdims_", "swapaxes_",
+    "requires_grad_", "share_memory_", "detach_",
     "_coalesced_", "retain_grad", "record_stream", "_fix_weakref", "rename_", "refine_names_",
     "align_to_", "_set_grad_enabled", "set_grad_enabled_",
+})
+
+# in-place ops that change only shape/strides/storage, yet bump the version counter, so a
+# saved tensor they touch fails backward like a data write (resize_ to the same shape,
+# resize_as_ and set_ sometimes do not bump: such a call is then no write at all)
+METADATA_WRITES = frozenset({
+    "unsqueeze_", "squeeze_", "t_", "transpose_", "swapdims_", "swapaxes_", "as_strided_",
+    "resize_", "resize_as_", "set_",
 })
 
 
@@ -167,13 +178,16 @@ class MutationTracker(TorchFunctionMode):
         if self.view_sites is not None:
             self._note_view(result)
         if reg.pending:
-            self._name_saver(result)
+            self._name_saver(result, args, sys._getframe(1))
         if hits:
             self._after_write(hits)
         return result
 
-    def _name_saver(self, result: Any) -> None:
+    def _name_saver(self, result: Any, args: tuple = (), caller: Any = None) -> None:
         reg = self.registry
+        in_library = caller is not None and not self.frames.is_project(caller.f_code.co_filename)
+        for rec in reg.pending:
+            rec.role = saved_role(rec.skey, args, result, in_library)
         node = None
         r = result
         if isinstance(r, (tuple, list)):
@@ -231,8 +245,36 @@ class MutationTracker(TorchFunctionMode):
 
     def _after_write(self, hits: list) -> None:
         for rec, hit in hits:
-            if rec.t._version == hit.version_before:
+            if rec.t._version != hit.version_before:
+                continue
+            if hit.op in METADATA_WRITES:
+                forget_hit(rec, hit)  # a metadata op that left the version alone changed nothing autograd sees
+            else:
                 hit.silent = True  # the write went through an alias with its own counter (.data)
+
+
+def forget_hit(rec: Any, hit: Hit) -> None:
+    """Undo a hit that turned out to bump no version (and its clone, if nothing else needs it)."""
+    if hit in rec.hits:
+        rec.hits.remove(hit)
+    if not rec.hits and rec.clone is not None and rec.t._version == rec.version:
+        rec.clone = None
+
+
+def saved_role(skey: int, args: tuple, result: Any, in_library: bool) -> Optional[dict]:
+    """Whether a saved tensor (by storage) is an argument of the saving op (which) or its result.
+
+    Why: cloning that operand, or that result, at the saving line makes autograd keep a
+    private copy, which is what the reference run does; the fixer needs to know which.
+    """
+    for index, arg in enumerate(args):
+        if isinstance(arg, torch.Tensor) and storage_key(arg) == skey:
+            return {"saved": "input", "saved_arg": index, "saved_in_library": in_library}
+    outputs = result if isinstance(result, (tuple, list)) else (result,)
+    for out in outputs:
+        if isinstance(out, torch.Tensor) and storage_key(out) == skey:
+            return {"saved": "output", "saved_arg": None, "saved_in_library": in_library}
+    return None
 
 
 def _line_of(site: Any) -> str:
@@ -250,6 +292,17 @@ def _line_of(site: Any) -> str:
 
 def strip_dispatch_frames(lib: list, func: Any) -> list:
     """Drop the frames of the intercepted function's own Python wrapper (F.relu calling
-    handle_torch_function): a call the user wrote directly is not a library write."""
+    handle_torch_function) and torch's dispatch plumbing (`torch.ops.aten.relu_` is
+    `OpOverloadPacket.__call__`): a call the user wrote directly is not a library write."""
     name = getattr(func, "__name__", None)
-    return [s for s in lib if s[0].co_name != name]
+    return [s for s in lib if s[0].co_name != name and not is_dispatch_plumbing(s[0])]
+
+
+_PLUMBING = tuple(os.sep + os.path.join("torch", p) for p in (
+    "_ops.py", "_compile.py", os.path.join("_dynamo", "eval_frame.py"),
+    os.path.join("utils", "_python_dispatch.py")))
+
+
+def is_dispatch_plumbing(code: Any) -> bool:
+    """A frame of torch's op-calling machinery (`torch.ops`, the dispatch-mode wrappers), not a library's logic."""
+    return code.co_filename.endswith(_PLUMBING)

@@ -13,6 +13,7 @@ import tempfile
 from typing import Any, Optional
 
 from . import frames as frames_mod
+from .write_target import written_name
 
 VERSION = "0.1.0"  # the engine stamps its own version on every report it prints
 
@@ -21,7 +22,11 @@ _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?::[^=]+)?=[^=]")
 
 
 def tensor_name(modified: Optional[dict], saved: Optional[dict]) -> Optional[str]:
-    """The variable name when a source line names it (`h += 1`, `h[0] = 0`, `h = f(x)`)."""
+    """The variable name when a source line names it (`h += 1`, `h[0] = 0`, `h = f(x)`).
+
+    The fallback of `problem_tensor_name`: for a line whose write expression could not be
+    found (no positions before Python 3.11, a write inside a library, a message-only problem).
+    """
     if modified and modified.get("code"):
         m = _IDENT.match(modified["code"])
         if m:
@@ -35,6 +40,19 @@ def tensor_name(modified: Optional[dict], saved: Optional[dict]) -> Optional[str
         if m:
             return m.group(1)
     return None
+
+
+def problem_tensor_name(p: Any, modified: Optional[dict], saved: Optional[dict]) -> Optional[str]:
+    """The variable that holds the tensor at the write (`h` in `y = h.add_(1)`), else the line's guess.
+
+    A write inside a library (`out = net(x)` running an in-place ReLU) names no variable of
+    the user's line: the guess from the lines is all there is.
+    """
+    if p.modified_site is not None and not p.library:
+        name = written_name(p.modified_site)
+        if name:
+            return name
+    return tensor_name(modified, saved)
 
 
 def _lib(sites: list) -> list:
@@ -63,20 +81,24 @@ def problem_json(p: Any) -> dict:
     if saved is not None:
         saved = dict(saved)
         saved.setdefault("op", p.saved_op)
+        if p.saved_role and p.saved_at_resolved is None:
+            saved.update(p.saved_role)
         saved.pop("needed_by", None)
     modified = frames_mod.resolve(p.modified_site, p.modified_op)
     construction = frames_mod.resolve(p.construction) if p.construction is not None else None
     tensor = dict(p.tensor or {})
     if not tensor.get("name"):
-        tensor["name"] = tensor_name(modified, saved)
+        tensor["name"] = problem_tensor_name(p, modified, saved)
     return {
         "kind": p.kind,
         "error": p.error,
         "tensor": tensor,
         "saved_at": saved,
         "modified_at": modified,
+        "also_modified_at": [s for s in (frames_mod.resolve(site, op) for site, op in p.also_modified) if s],
         "construction_at": construction,
         "construction_stack": construction_stack(p.construction),
+        "inplace_set_at": frames_mod.resolve(getattr(p.construction, "inplace_set", None)),
         "view_created_at": view,
         "library_frames": _lib(p.library) if modified is not None else [],
         "rule": p.rule,

@@ -40,7 +40,7 @@ class Rec:
     """One saved tensor. Held by autograd's SavedVariable; indexed weakly."""
 
     __slots__ = ("rid", "t", "version", "skey", "rng", "site", "op", "needed_by",
-                 "hits", "clone", "reported", "__weakref__")
+                 "hits", "clone", "reported", "role", "__weakref__")
 
     def __init__(self, rid: int, t: torch.Tensor, version: int, skey: int, site: Any, op: Optional[str]) -> None:
         self.rid = rid
@@ -54,6 +54,9 @@ class Rec:
         self.hits: list = []
         self.clone: Optional[torch.Tensor] = None
         self.reported = False
+        # what the tensor was to the op that saved it: {"saved": "input", "saved_arg": k,
+        # "saved_in_library": bool} or {"saved": "output", ...}; the fixer clones it there
+        self.role: Optional[dict] = None
 
     def range(self) -> tuple[int, int]:
         if self.rng is None:

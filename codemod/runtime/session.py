@@ -29,6 +29,7 @@ class Problem:
         self.error: Optional[str] = kw.get("error")
         self.saved_site = kw.get("saved_site")
         self.saved_op: Optional[str] = kw.get("saved_op")
+        self.saved_role: Optional[dict] = kw.get("saved_role")  # what the saved tensor was to the saving op
         self.saved_at_resolved: Optional[dict] = kw.get("saved_at_resolved")
         self.modified_site = kw.get("modified_site")
         self.modified_op: Optional[str] = kw.get("modified_op")
@@ -46,17 +47,70 @@ class Problem:
         self.view_site = kw.get("view_site")
         self.view_site_resolved: Optional[dict] = None
         self.seq: int = kw.get("seq", 0)
+        # the other writes between save and use: [(site, op)], the first write is modified_site
+        self.also_modified: list = kw.get("also_modified") or []
 
     def key(self) -> tuple:
-        return (self.kind, _site_key(self.modified_site), self.modified_op,
-                _site_key(self.saved_site) if self.modified_site is None else None)
+        """One problem per (write, save) pair: the write's place and the saving *line*.
+
+        Two ops of one line that both saved the tensor (`h * w + h.sin()`), or two backward
+        nodes holding the same pair, are one problem; a second saving line is another pair.
+        Parameters are the exception: one write that changes many saved weights (an
+        optimizer step, a clamp over `parameters()`) is one problem naming them all, not
+        one per layer.
+        """
+        if self.tensor.get("parameter") and self.modified_site is not None:
+            saved: Any = "parameters"
+        elif self.saved_site is not None:
+            saved = _site_key(self.saved_site, with_col=False)
+        elif self.saved_at_resolved:
+            saved = (self.saved_at_resolved.get("file"), self.saved_at_resolved.get("line"), None)
+        else:
+            saved = None
+        return (self.kind, _site_key(self.modified_site, with_col=True), saved)
+
+    def merge(self, other: "Problem") -> None:
+        """Keep the other writes a duplicate of this problem saw (another record, the same pair)."""
+        name = other.tensor.get("name")
+        if other.tensor.get("parameter") and name and name != self.tensor.get("name"):
+            others = self.tensor.setdefault("other_parameters", [])
+            if name not in others:
+                others.append(name)
+        seen = {_site_key(s, with_col=False) for s, _op in self.also_modified}
+        seen.add(_site_key(self.modified_site, with_col=False))
+        for site, op in other.also_modified:
+            where = _site_key(site, with_col=False)
+            if where not in seen:
+                seen.add(where)
+                self.also_modified.append((site, op))
 
 
-def _site_key(site: Any) -> Any:
+def _site_key(site: Any, with_col: bool) -> Any:
+    """(file, line, col or None) of a (code, lasti) site; lasti itself without positions."""
     if site is None:
         return None
     code, lasti = site
-    return (code.co_filename, code.co_firstlineno, code.co_name, lasti)
+    try:
+        line, _end, col, _end_col = list(code.co_positions())[lasti // 2]
+    except Exception:
+        line = col = None
+    if line is None:
+        return (code.co_filename, code.co_firstlineno, code.co_name, lasti)
+    return (code.co_filename, line, col if with_col else None)
+
+
+def _other_writes(rec: Any, first: Any) -> list:
+    """The writes after `first` that also moved the saved tensor's version, one per line."""
+    seen = {_site_key(first.site, with_col=False)} if first is not None else set()
+    out = []
+    for hit in rec.hits:
+        if hit is first or hit.silent or hit.site is None:
+            continue
+        where = _site_key(hit.site, with_col=False)
+        if where not in seen:
+            seen.add(where)
+            out.append((hit.site, hit.op))
+    return out
 
 
 def _tensor_info(t: torch.Tensor, saved: Optional[int], now: Optional[int]) -> dict:
@@ -100,7 +154,8 @@ class Session:
         if track_views:
             self.tracker.view_sites = {}
         self.problems: list[Problem] = []
-        self._keys: set = set()
+        self.values_only_reference = False  # a forward write was replayed outside autograd
+        self._by_key: dict = {}
         self.calls = 0
         self.depth = 0
         self.stopped_by: Optional[str] = None  # "steps" | "problem"
@@ -109,16 +164,19 @@ class Session:
 
     # -- problems --------------------------------------------------------------
     def _add(self, p: Problem) -> bool:
+        """Record `p` unless its (write, save) pair is already reported (then merge its writes)."""
         k = p.key()
-        if k in self._keys:
+        known = self._by_key.get(k)
+        if known is not None:
+            known.merge(p)
             return False
-        self._keys.add(k)
+        self._by_key[k] = p
         self.problems.append(p)
         return True
 
     def _on_saved_problem(self, kind: str, rec: Any, hit: Any) -> None:
         t = rec.t
-        p = Problem(kind, saved_site=rec.site, saved_op=rec.op, rid=rec.rid,
+        p = Problem(kind, saved_site=rec.site, saved_op=rec.op, saved_role=rec.role, rid=rec.rid,
                     seq=hit.seq if hit is not None else 1 << 60,
                     needed_by=rec.needed_by, backward_call=self.calls + 1,
                     tensor=_tensor_info(t, rec.version, t._version))
@@ -131,6 +189,8 @@ class Session:
                                                None).split(". Hint")[0]
         if hit is not None:
             p.modified_site, p.modified_op = hit.site, hit.op
+            if kind == "saved-tensor-modified":
+                p.also_modified = _other_writes(rec, hit)
             p.library, p.construction, p.module, p.rule = hit.library, hit.construction, hit.module, hit.rule
             if kind == "silent-data-mutation":
                 p.rule = "IPF005"
@@ -169,13 +229,22 @@ class Session:
             # reference semantics of the IPF008 fix: the same update, outside autograd
             with torch.no_grad():
                 return func(*args, **kwargs)
+        if self.clone_on_write and kind == "view-modified":
+            # the values the program means: the write replayed outside autograd. The losses
+            # that follow are the oracle for a fix; the gradients are not (autograd missed the write)
+            self.values_only_reference = True
+            with torch.no_grad():
+                return func(*args, **kwargs)
         self.stopped_by = "problem"
         raise StopRun()
 
     def _locate_view(self, p: Problem, t: torch.Tensor, msg: str) -> None:
         """Where the view was created: anomaly metadata of its grad_fn (walking down the
         chain of view nodes for a view of a leaf), else the tracked creation site."""
-        node = t.grad_fn
+        try:
+            node = t.grad_fn
+        except RuntimeError:  # a multi-output view already written (replayed outside autograd)
+            node = None
         if node is not None:
             p.needed_by = type(node).__name__
         if node is None:

@@ -1,8 +1,10 @@
-# inplace-fix-expect: kind=saved-tensor-modified modified=29 saved=27 rule=IPF006 fixable=no
+# inplace-fix-expect: kind=saved-tensor-modified modified=31 saved=29 rule=IPF006 fixable=yes fix=clone-saved@29
 # pattern: detach_alias_then_inplace_target
 # A soft target is built from `probs.detach()` and boosted in place at the label
-# positions; detach() shares storage (and version counter) with the softmax output.
-# why: detach() aliases probs, so the original forward ALSO corrupted probs; the local rewrite (target = target.clone() before the write) corrects the loss, so loss equality rejects it
+# positions; detach() shares storage (and version counter) with the softmax output, so the
+# write also changes `probs`, which softmax saved (and which `log(probs)` then reads).
+# Copying `target` first changes what `log(probs)` reads, so the loss changes and that
+# candidate is rejected; cloning the softmax output keeps every value the script computes.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

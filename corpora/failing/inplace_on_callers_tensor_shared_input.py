@@ -1,9 +1,11 @@
-# inplace-fix-expect: kind=saved-tensor-modified modified=19 saved=20 rule=IPF001 fixable=no
+# inplace-fix-expect: kind=saved-tensor-modified modified=21 saved=22 rule=IPF001 fixable=yes fix=clone-saved@22
 # pattern: inplace_on_callers_tensor_shared_input
 # Each decoder adds its positional embedding to its input with `+=`, writing into the
 # caller's `quant`, which both decoders share: decoder A's Linear saved it, decoder B
-# overwrites it. The original forward is itself corrupted (B sees pos_a + pos_b).
-# why: the only local rewrite (token = token + self.pos) corrects the forward pass, so decoder B's loss changes; loss equality rejects it and a human must accept the new loss
+# overwrites it. The original forward is itself questionable (B sees pos_a + pos_b).
+# The write-site rewrite (token = token + self.pos) changes decoder B's input, so its loss
+# changes and the verifier rejects it; cloning the input where decoder A's Linear saves it
+# keeps every value the script computes and verifies.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -1,8 +1,9 @@
-# inplace-fix-expect: kind=saved-tensor-modified modified=22 saved=22 rule=IPF006 fixable=no
+# inplace-fix-expect: kind=saved-tensor-modified modified=23 saved=23 rule=IPF006 fixable=yes
 # pattern: preallocated_buffer_recurrence
 # A recurrence writes each step into a preallocated `hs` tensor; the matmul reading
 # hs[t - 1] saved that slice, and the next step's write bumps the whole buffer's version.
-# why: one statement reads hs[t - 1] (saved by the matmul) and writes hs[t] of the same buffer, so IPF006's clone-before-write still modifies what was just saved; the fix is structural (collect the steps in a list and torch.stack them)
+# The statement reads hs[t - 1] and writes hs[t]: cloning hs first would let the matmul save a
+# slice of the clone that the write then bumps, so the write goes to a copy while the value reads hs.
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

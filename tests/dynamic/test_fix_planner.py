@@ -355,3 +355,77 @@ def test_an_alias_search_that_finds_another_node_is_an_alternative(project: Path
     result = _plan(project, silent, problem(project / "net.py", 11))
     assert [(f.problem, f.line, f.site) for f in result.fixes] == [(0, 3, "modified_at"), (1, 11, "modified_at")]
     assert [(f.problem, f.line, f.site) for f in result.alternatives] == [(0, 2, "alias_search")]
+
+
+def test_a_registry_key_of_the_same_file_names_the_class_for_sure(tmp_path: Path) -> None:
+    """`"lrelu"` is no torch.nn name, but the file's `ACTS` maps it to nn.LeakyReLU: that literal
+    is the one, not the GELU one, nor the user class `Swish`'s (which alone would be a tie)."""
+    net = tmp_path / "net.py"
+    registry = ('class Swish(nn.Module):\n    def __init__(self, inplace=False):\n        super().__init__()\n\n\n'
+                'ACTS = {"lrelu": nn.LeakyReLU, "gelu": nn.GELU, "swish": Swish}')
+    net.write_text(BUILDER.replace('ACTS = {"ReLU": nn.ReLU, "GELU": nn.GELU}', registry)
+                   + '\nGELU_CFG = dict(type="gelu", inplace=True)\nSWISH_CFG = dict(type="swish", inplace=True)\n'
+                   'LRELU_CFG = dict(type="lrelu", inplace=True)\nPRESETS = [GELU_CFG, SWISH_CFG, LRELU_CFG]\n'
+                   + BLOCK.replace('act_cfg=dict(type="ReLU", inplace=True)', "act_cfg=None")
+                   .replace("build_act(act_cfg)", "build_act(act_cfg or PRESETS[2])"))
+    result = _real_plan(tmp_path, _built(net, (net, "self.act = build_act"), (net, "net = Block()"),
+                                         module="LeakyReLU"))
+    assert result.unfixable == ()
+    (fix,) = result.fixes
+    assert (fix.line, fix.site) == (_line(net, "LRELU_CFG = dict"), "config_literal")
+    rewritten = _rewritten(result)["net.py"]
+    assert 'LRELU_CFG = dict(type="lrelu")\n' in rewritten
+    assert 'GELU_CFG = dict(type="gelu", inplace=True)\n' in rewritten
+
+
+# -- a module whose flag is a variable: the run proved it true, so the construction gets False --
+
+def _variable_flag_problem(path: Path, needle: str) -> dict:
+    built = _frame(path, needle)
+    built["col"] = path.read_text().splitlines()[built["line"] - 1].index("nn.")
+    return problem(path, _line(path, "return self.body"), "IPF004", construction_at=built,
+                   construction_stack=[built], module=needle.split("(")[0].split(".")[-1])
+
+
+VARIABLE_FLAG = '''import torch.nn as nn
+
+
+class Head(nn.Module):
+    def __init__(self, inplace=True):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Tanh(),
+            nn.ReLU(inplace=inplace),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+'''
+
+
+def test_a_variable_flag_the_run_proved_true_becomes_false(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(VARIABLE_FLAG)
+    result = _real_plan(tmp_path, _variable_flag_problem(net, "nn.ReLU(inplace=inplace)"))
+    assert result.unfixable == ()
+    (fix,) = result.fixes
+    assert (fix.rule, fix.line, fix.site) == ("IPF004", _line(net, "nn.ReLU("), "construction_at")
+    assert "inplace=False" in fix.title
+    assert _rewritten(result) == {"net.py": VARIABLE_FLAG.replace("inplace=inplace)", "inplace=False)")}
+
+
+def test_a_positional_variable_flag_becomes_false(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text(VARIABLE_FLAG.replace("nn.ReLU(inplace=inplace)", "nn.LeakyReLU(0.2, inplace)"))
+    result = _real_plan(tmp_path, _variable_flag_problem(net, "nn.LeakyReLU(0.2, inplace)"))
+    (fix,) = result.fixes
+    assert "nn.LeakyReLU(0.2, False)," in _rewritten(result)["net.py"]
+
+
+def test_a_flag_computed_by_a_call_is_left_to_the_user(tmp_path: Path) -> None:
+    """`inplace=use_inplace()` may have effects; the rewrite never drops a call."""
+    net = tmp_path / "net.py"
+    net.write_text(VARIABLE_FLAG.replace("inplace=inplace)", "inplace=use_inplace())"))
+    result = _real_plan(tmp_path, _variable_flag_problem(net, "nn.ReLU(inplace=use_inplace())"))
+    assert result.fixes == ()
+    assert "no IPF004 rewrite applies" in result.unfixable[0].why
