@@ -7,11 +7,13 @@ For every script of corpora/failing/ (in a scratch copy):
 - localized: the diagnosis names both lines of the header (modified=, saved=,
   constructed=) for every expected problem;
 - harmful edits: a `fixed` script whose gradients differ from the reference, checked
-  independently of the verifier: the rewritten copy runs under the runtime with
+  independently of the verifier (per script, the strategy of each kept fix is listed, and
+  the summary counts verified fixes per strategy): the rewritten copy runs under the runtime with
   `--record` (no clone-on-write), the original under `--clone-on-write --record`, and
   this script compares the two recordings with torch itself (must be 0). For a script
   whose header says `losses=change` (a `.data` write made visible: new gradients on
-  purpose) the check is: the first loss bitwise equal to the original's, and the float64
+  purpose), or whose reference replayed a forward write outside autograd (a view error:
+  its gradients are not the oracle), the check is: the first loss bitwise equal to the original's, and the float64
   finite-difference check at a step 10x the verifier's agreeing on the fixed copy while
   rejecting the original (this reuses the runtime's nudging code: not independent of it);
 - wall time of --apply relative to one plain `python SCRIPT` run of the working
@@ -207,7 +209,10 @@ def run_case(case: Case) -> dict[str, Any]:
                     "--", case.entry, *case.args], work)
             try:
                 row["harm"] = compare_recordings(fixed, ref)
-                if any(e.get("losses") == "change" for e in case.expects):
+                replayed = json.loads((base / "r.json").read_text()).get("values_only_reference")
+                if any(e.get("losses") == "change" for e in case.expects) or replayed:
+                    # gradients change on purpose, or the reference replayed a forward write
+                    # outside autograd (a view error): its gradients are not the oracle
                     row["harm"] = changed_gradients_harm(row["harm"], case, orig, work)
             except Exception as exc:  # a missing recording is reported, not hidden
                 row["harm"] = {"harmful": True, "error": f"{type(exc).__name__}: {exc}"}
@@ -223,7 +228,7 @@ def strategies(report: dict[str, Any]) -> list[str]:
 def candidates_run(report: dict[str, Any]) -> int:
     """Verification runs spent on candidates (a refuted candidate costs one, a declined one none)."""
     return sum(1 for r in report.get("rounds") or () for p in r.get("problems") or ()
-               for c in p.get("candidates") or () if c.get("status") in ("verified", "rejected"))
+               for c in p.get("candidates") or () if c.get("status") in ("verified", "kept", "rejected"))
 
 
 def per_strategy(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -104,7 +104,8 @@ class Fix:
 class Attempt:
     """One candidate fix for a problem, and what became of it.
 
-    `status`: verified (kept), rejected (the re-run refuted it: `why` says how), declined
+    `status`: verified (kept), kept (accepted, and the re-run went on to another problem),
+    rejected (the re-run refuted it: `why` says how), declined
     (the rule left the node alone), untried (another candidate was kept first, or the
     `--max-candidates` budget ran out), proposed (a dry run: not run yet).
     """

@@ -119,7 +119,7 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
         while True:  # one pass per candidate set: a refuted candidate gives way to the next
             attempt += 1
             try:
-                edits, used = edits_for(choices, rewrite, here)
+                edits, _fixes = edits_for(choices, rewrite, here)
             except SourceError as exc:
                 return fail("unfixable", f"cannot rewrite: {exc.reason}")
             except Exception as exc:  # noqa: BLE001 - a parse error or a rule bug: undo, explain, never crash
@@ -144,7 +144,7 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
             except (OSError, SourceError) as exc:
                 return fail("unfixable", f"cannot write {edit.display}: {getattr(exc, 'reason', exc)}",
                             current=annotated)
-            round_fd = fd_check or any(is_silent_problem(p) for p in problems)
+            round_fd = fd_check or values_only or any(is_silent_problem(p) for p in problems)
             runs += 1
             recording = work / f"run{runs}.pt"
             result = runner(target, work / f"run{runs}.json", compare=reference, record=recording,
@@ -169,12 +169,12 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
                             current=annotated)
             choices.reject(blamed, why)
             journal.undo_attempt()  # back to the round's start; the next candidate is tried
-        choices.verified()
+        new = list(rerun.problems) if rerun else []
+        choices.accept("kept" if new else "verified")  # kept: the re-run went on to another problem
         annotated = _annotate(problems, the_plan, choices, edits, here, final=True)
         shown.extend(annotated)
         fixed.extend(problems)
         fd_check = round_fd
-        new = list(rerun.problems) if rerun else []
         if new:
             rounds.append(replace(record, problems=tuple(annotated), status="found", verification=verification))
             seen.update(k for p in problems for k in _keys(p))

@@ -53,10 +53,12 @@ class Choices:
         return (self.current.get(index, 0) + 1 < len(self.candidates.get(index, ()))
                 and self.runs.get(index, 0) + 1 < self.max_runs)
 
-    def verified(self) -> None:
+    def accept(self, status: str = "verified") -> None:
+        """The re-run accepted every candidate in use: `verified`, or `kept` when it went on to
+        find another problem (the next round decides)."""
         for index, fix in self.chosen().items():
             self.runs[index] += 1
-            self.outcomes[index].append((fix, "verified", ""))
+            self.outcomes[index].append((fix, status, ""))
 
     def retryable(self, indexes: Sequence[int]) -> int | None:
         """The first of `indexes` that has another candidate within budget."""

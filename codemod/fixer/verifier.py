@@ -102,9 +102,16 @@ def _judge_first_loss(verification: Mapping[str, Any]) -> Verdict:
         return Verdict(False, "not-verified", "the first loss differs from the original's forward pass (its "
                        "in-place write replayed outside autograd): the rewrite changes what the script computes",
                        False, "first-loss")
-    return Verdict(True, "fixed", "the first loss matches the original's forward pass (its in-place write "
-                   "replayed outside autograd); gradients were not compared: autograd never saw that write",
-                   False, "first-loss")
+    same = "the first loss matches the original's forward pass (its in-place write replayed outside autograd)"
+    passed, detail = _fd(verification.get("fd_check"))
+    if passed is False:
+        return Verdict(False, "not-verified", f"{same}, but the float64 finite-difference check of the loss "
+                       f"disagrees with the new gradients ({detail})", False, "first-loss")
+    if passed:
+        return Verdict(True, "fixed", f"{same}; a float64 finite-difference check of the loss confirms the "
+                       f"gradients ({detail})", False, "first-loss")
+    return Verdict(True, "fixed", f"{same}; gradients were not compared: autograd never saw that write "
+                   f"({detail})", False, "first-loss")
 
 
 def judge(verification: Mapping[str, Any] | None, problems: Sequence[Problem],

@@ -55,7 +55,7 @@ def render_outcome(outcome: Outcome, console: Console) -> str:
 
 def _tried(attempts: Sequence[Attempt], cwd: str) -> list[str]:
     """The candidates behind the fix: shown once more than one existed or one was turned down."""
-    if len(attempts) < 2 and all(a.status == "verified" for a in attempts):
+    if len(attempts) < 2 and all(a.status in ("verified", "kept") for a in attempts):
         return []
     out = ["    candidates:"]
     for number, attempt in enumerate(attempts, start=1):

@@ -101,3 +101,24 @@ def test_a_candidate_that_leaves_the_problem_is_replaced(script: Path) -> None:
     assert outcome.status == "fixed" and FLAG in script.read_bytes() and WRITE_SITE not in script.read_bytes()
     rejected = outcome.to_json()["problems"][0]["candidates"][0]
     assert rejected["status"] == "rejected" and "did not remove the problem" in rejected["why"]
+
+
+@pytest.mark.parametrize("verification, status, why", [
+    ({**GOOD, "losses_equal": False, "grads_equal": False, "first_loss_diff_call": 2, "first_grad_diff_call": 1,
+      "reference_backward_calls": 3, "fd_check": {"ok": True, "rel_err": 1e-10, "analytic": 1.0, "numeric": 1.0}},
+     "fixed", "a float64 finite-difference check of the loss confirms the gradients"),
+    ({**GOOD, "losses_equal": False, "first_loss_diff_call": 1, "reference_backward_calls": 3},
+     "not-verified", "the first loss differs from the original's forward pass"),
+    ({**GOOD, "grads_equal": False, "first_grad_diff_call": 1, "reference_backward_calls": 3,
+      "fd_check": {"ok": False, "rel_err": 0.2, "analytic": 1.0, "numeric": 0.8}},
+     "not-verified", "disagrees with the new gradients"),
+])
+def test_a_view_error_fix_is_judged_by_the_replayed_first_loss(script: Path, verification, status, why) -> None:
+    """The original raised in its forward pass: the reference replayed the write outside autograd,
+    so its first loss is the oracle (and the finite-difference check speaks for the gradients)."""
+    view = problem(script, 5, kind="view-modified")
+    runtime = ScriptedRuntime([report([view], values_only_reference=True),
+                               report(verification=verification), report(verification=verification)])
+    outcome = _apply(script, runtime, max_candidates=1)
+    assert outcome.status == status and why in outcome.why
+    assert runtime.calls[1]["fd_check"] is True  # the fixed run is asked for the finite-difference check

@@ -119,6 +119,7 @@ def test_fixable_script_is_fixed_exactly_as_the_golden(corpus_runs, name: str) -
         assert check["ok"] is True and check["rel_err"] <= check["tolerance"], check
     elif verification["method"] == "first-loss":  # a view error: the reference replayed the write without autograd
         assert verification["first_loss_diff_call"] != 1 and verification["reference_backward_calls"] >= 1
+        assert verification["fd_check"]["ok"] is True, verification["fd_check"]  # the new gradients, proven
     elif verification["values_compared"]:
         assert verification["losses_equal"] is True and verification["same_leaves"] is True
         assert verification["grads_equal"] is True and verification["max_grad_diff"] <= 1e-6
