@@ -109,3 +109,35 @@ def snapshot(root: Path) -> dict[str, bytes]:
 def loss_lines(text: str) -> list[str]:
     """The lines a corpus script prints per step (`step N loss X`)."""
     return [line.strip() for line in text.splitlines() if " loss " in line and line.strip().startswith("step")]
+
+
+def localization_errors(case: Case, problems: list[dict], cwd: Path) -> list[str]:
+    """Each expected problem matched to one reported problem by kind and sites (the header's
+    modified=, saved=, constructed=, view=); what is left over on either side, in words.
+
+    `problems` are the JSON report's, whose paths are relative to `cwd` (the scratch copy's
+    root); a header site `LINE` is in the entry file, `FILE.py:LINE` in the project folder.
+    """
+    folder = Path(case.entry).parent
+
+    def want(expect: Expect, key: str) -> tuple[str, int] | None:
+        site = expect.site(key, Path(case.entry).name)
+        return None if site is None else ((folder / site[0]).as_posix(), site[1])
+
+    def got(problem: dict, key: str) -> tuple[str, int] | None:
+        site = problem.get(key)
+        return None if not site else (Path(site["file"]).as_posix(), int(site["line"]))
+
+    left = list(problems)
+    errors = []
+    for expect in case.expects:
+        keys = [("modified", "modified_at"), ("saved", "saved_at")]
+        keys += [(k, j) for k, j in (("constructed", "construction_at"), ("view", "view_created_at")) if expect.get(k)]
+        hit = next((p for p in left if p.get("kind") == expect.get("kind")
+                    and all(got(p, j) == want(expect, k) for k, j in keys)), None)
+        if hit is None:
+            errors.append(f"expected {expect.fields}")
+        else:
+            left.remove(hit)
+    errors += [f"unexpected {p.get('kind')} modified={got(p, 'modified_at')} saved={got(p, 'saved_at')}" for p in left]
+    return errors

@@ -128,7 +128,7 @@ def _execute_inner(*, script: str | None, module: str | None, script_args: tuple
 
 
 # The options a dry run's suggested `--apply` command repeats (not --json, not --apply itself).
-_REPEATED_OPTIONS = ("steps", "timeout", "python", "root", "anomaly", "max_rounds", "unsafe_fixes")
+_REPEATED_OPTIONS = ("steps", "timeout", "python", "root", "anomaly", "max_rounds", "max_candidates", "unsafe_fixes")
 
 
 def _typed_options() -> list[str] | None:
