@@ -176,28 +176,39 @@ def reads_name(node: ast.AST, name: str) -> bool:
 
 def loop_of(ctx: FileContext, stmt: ast.stmt, name: str) -> ast.For | None:
     """The innermost enclosing `for` (in the same function) whose target binds `name`."""
-    loops = ctx._cache.get("for_loops")
-    if loops is None:  # one walk per file, only when a rule asks
-        loops = ctx._cache["for_loops"] = [n for n in ast.walk(ctx.tree) if isinstance(n, ast.For)]
-    best = None
-    for node in loops:
-        if node.lineno <= stmt.lineno <= (node.end_lineno or node.lineno) and node is not stmt \
-                and name in _target_names(node.target) and _contains_stmt(node, stmt) \
-                and not _function_between(node, stmt):
-            if best is None or node.lineno >= best.lineno:
-                best = node
-    return best
+    for loop in reversed(_enclosing_loops(ctx).get(id(stmt), ())):
+        if name in _target_names(loop.target):
+            return loop
+    return None
 
 
-def _function_between(loop: ast.For, stmt: ast.stmt) -> bool:
-    """Is `stmt` inside a function or class defined in the loop's body (another scope)?"""
-    inner = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-    return any(isinstance(n, inner) and any(m is stmt for m in ast.walk(n))
-               for body in (loop.body, loop.orelse) for s in body for n in ast.walk(s))
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-def _contains_stmt(loop: ast.For, stmt: ast.stmt) -> bool:
-    return any(n is stmt for body in (loop.body, loop.orelse) for s in body for n in ast.walk(s))
+def _enclosing_loops(ctx: FileContext) -> dict[int, tuple[ast.For, ...]]:
+    """Every statement's enclosing `for` loops, outermost first, within its own scope.
+
+    One walk per file, only when a rule asks (so `loop_of` costs no more per call on a
+    file with thousands of loops: linear, not loops x statements).
+    """
+    cached = ctx._cache.get("enclosing_loops")
+    if cached is not None:
+        return cached
+    out: dict[int, tuple[ast.For, ...]] = {}
+    stack: list[tuple[ast.AST, tuple[ast.For, ...]]] = [(ctx.tree, ())]
+    while stack:
+        node, loops = stack.pop()
+        if isinstance(node, ast.stmt):
+            out[id(node)] = loops
+        if isinstance(node, ast.For):
+            inside = loops + (node,)
+            stack.extend((child, inside) for child in (*node.body, *node.orelse))
+            stack.extend((child, loops) for child in (node.target, node.iter))
+            continue
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, () if isinstance(child, _SCOPES) else loops))
+    ctx._cache["enclosing_loops"] = out
+    return out
 
 
 def _target_names(target: ast.AST) -> set[str]:
