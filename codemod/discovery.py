@@ -96,6 +96,12 @@ def _skipped_folder(name: str, folder: Path, venvs: _VenvCache) -> bool:
     return name in SKIP_DIRS or name.endswith(".egg-info") or venvs.is_venv(folder)
 
 
+# Static means static: a repository's own config must not make discovery run its programs
+# (`core.fsmonitor` is run by `git ls-files`; the others by commands git may start on the way).
+NO_REPOSITORY_PROGRAMS = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat",
+                          "-c", "diff.external=", "-c", "core.sshCommand=", "-c", "credential.helper=")
+
+
 def _git_files(folder: Path) -> list[Path] | None:
     """Files git shows under `folder`, or None when git is missing or this is not a work tree."""
     git = shutil.which("git")
@@ -103,8 +109,10 @@ def _git_files(folder: Path) -> list[Path] | None:
         return None
     try:
         proc = subprocess.run(
-            [git, "-C", str(folder), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
-            capture_output=True, timeout=120, check=False,
+            [git, "-C", str(folder), *NO_REPOSITORY_PROGRAMS,
+             "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
+            capture_output=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"},
         )
     except (OSError, subprocess.SubprocessError):
         return None

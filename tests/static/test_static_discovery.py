@@ -54,6 +54,23 @@ def test_inside_a_git_work_tree_git_lists_the_files(tmp_path: Path) -> None:
     assert _found(tmp_path) == sorted(EXPECTED + ["ignored_dir/tracked.py"])
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_discovery_runs_no_program_the_repository_configures(tmp_path: Path) -> None:
+    """A repository's `core.fsmonitor` is a program `git ls-files` would run: scan is static."""
+    repo, marker = tmp_path / "repo", tmp_path / "ran"
+    _tree(repo, {"a.py": "x = 1\n"})
+    hook = tmp_path / "monitor.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "config", "core.fsmonitor", str(hook)], check=True)
+    subprocess.run(["git", "-C", str(repo), "ls-files"], check=True, capture_output=True)
+    assert marker.exists(), "the configured monitor should run under plain git (else this test proves nothing)"
+    marker.unlink()
+    assert _found(repo) == ["a.py"]
+    assert not marker.exists()
+
+
 def test_exclude_globs_and_explicit_files(tmp_path: Path) -> None:
     _tree(tmp_path, {"src/a.py": "", "src/gen/b.py": "", "tests/t.py": "", "src/c_pb2.py": ""})
     assert _found(tmp_path, ("tests", "*_pb2.py", "src/gen")) == ["src/a.py"]
