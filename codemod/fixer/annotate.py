@@ -1,12 +1,12 @@
-"""Fill each problem's fix (or the reason there is none) from a round's plan and edits."""
+"""Fill each problem's fix (or the reason there is none) from a round's plan, its candidates and edits."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
 
+from inplace_fix.fixer.candidates import Choices
 from inplace_fix.fixer.model import FileEdit, Plan, PlannedFix, Unfixable
-from inplace_fix.paths import display_path
 from inplace_fix.report import Fix, Problem
 
 
@@ -16,19 +16,20 @@ def fix_of(planned: PlannedFix, edits: Sequence[FileEdit]) -> Fix:
                planned.kind)
 
 
-def annotate(problems: Sequence[Problem], plan: Plan, edits: Sequence[FileEdit],
-             declined: Sequence[PlannedFix] = (), cwd: str | Path | None = None) -> list[Problem]:
-    """The problems as the report shows them, each with its fix or its hand-fix advice."""
+def annotate(problems: Sequence[Problem], plan: Plan, choices: Choices, edits: Sequence[FileEdit],
+             cwd: str | Path | None = None, final: bool = True) -> list[Problem]:
+    """The problems as the report shows them: the candidate in use with its diff, or the
+    hand-fix advice (the planner's, or why every candidate was declined or refuted), and
+    every candidate (`final=False` before any run: the one in use is `proposed`)."""
+    chosen = choices.chosen()
     out = []
     for index, problem in enumerate(problems):
         decision = plan.for_problem(index)
-        if isinstance(decision, PlannedFix) and decision in declined:
-            where = f"{display_path(decision.file, cwd)}:{decision.line}:{decision.col + 1}"
-            problem = problem.with_fix(None, f"the {decision.rule} rewrite declined the node at {where}; "
-                                             "change it by hand")
-        elif isinstance(decision, PlannedFix):
-            problem = problem.with_fix(fix_of(decision, edits))
+        if index in chosen:
+            problem = problem.with_fix(fix_of(chosen[index], edits))
+        elif index in choices.candidates:
+            problem = problem.with_fix(None, choices.why_none(index, cwd))
         elif isinstance(decision, Unfixable):
             problem = problem.with_fix(None, decision.why)
-        out.append(problem)
+        out.append(problem.with_attempts(choices.attempts(index, final=final)))
     return out

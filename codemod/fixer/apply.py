@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from inplace_fix.fileio import SourceError
 from inplace_fix.fixer import runtime_client
-from inplace_fix.fixer.annotate import fix_of
+from inplace_fix.fixer.annotate import annotate
 from inplace_fix.fixer.candidates import DEFAULT_MAX_CANDIDATES, Choices, edits_for
 from inplace_fix.fixer.edits import Journal
 from inplace_fix.fixer.model import Verdict
@@ -119,12 +119,12 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
         while True:  # one pass per candidate set: a refuted candidate gives way to the next
             attempt += 1
             try:
-                edits, _fixes = edits_for(choices, rewrite, here)
+                edits = edits_for(choices, rewrite, here)
             except SourceError as exc:
                 return fail("unfixable", f"cannot rewrite: {exc.reason}")
             except Exception as exc:  # noqa: BLE001 - a parse error or a rule bug: undo, explain, never crash
                 return fail("unfixable", f"cannot rewrite: {type(exc).__name__}: {exc}")
-            annotated = _annotate(problems, the_plan, choices, edits, here)
+            annotated = annotate(problems, the_plan, choices, edits, here, final=False)
             record = Round(number, "", tuple(annotated), tuple(e.display for e in edits))
             if the_plan.unfixable or choices.exhausted() or not edits:
                 rounds.append(replace(record, status="unfixable"))
@@ -162,7 +162,7 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
             if blamed is None:
                 for index in indexes:
                     choices.reject(index, why)
-                annotated = _annotate(problems, the_plan, choices, edits, here, final=True)
+                annotated = annotate(problems, the_plan, choices, edits, here)
                 rounds.append(replace(record, problems=tuple(annotated), status=_failed_status(rerun, verdict),
                                       verification=verification))
                 return fail("not-verified", _why_all(why, choices, here), verification, verdict,
@@ -171,7 +171,7 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
             journal.undo_attempt()  # back to the round's start; the next candidate is tried
         new = list(rerun.problems) if rerun else []
         choices.accept("kept" if new else "verified")  # kept: the re-run went on to another problem
-        annotated = _annotate(problems, the_plan, choices, edits, here, final=True)
+        annotated = annotate(problems, the_plan, choices, edits, here)
         shown.extend(annotated)
         fixed.extend(problems)
         fd_check = round_fd
@@ -248,19 +248,3 @@ def _why_all(why: str, choices: Choices, here: Path) -> str:
                        for fix, _status, reason in tried)
     return f"no candidate fix verified ({len(tried)} tried): {listed}"
 
-
-def _annotate(problems: Sequence[Problem], plan: Any, choices: Choices, edits: Sequence[Any], here: Path,
-              final: bool = False) -> list[Problem]:
-    """The round's problems as the report shows them: the fix in use and every candidate."""
-    chosen = choices.chosen()
-    out = []
-    for index, problem in enumerate(problems):
-        decision = plan.for_problem(index)
-        if index in chosen:
-            problem = problem.with_fix(fix_of(chosen[index], edits))
-        elif index in choices.candidates:
-            problem = problem.with_fix(None, choices.why_none(index, here))
-        elif decision is not None and hasattr(decision, "why"):
-            problem = problem.with_fix(None, decision.why)
-        out.append(problem.with_attempts(choices.attempts(index, final=final)))
-    return out

@@ -99,17 +99,12 @@ def declined_why(fix: PlannedFix, cwd: str | Path | None) -> str:
     return f"the {fix.rule} rewrite declined the node at {where}"
 
 
-def edits_for(choices: Choices, rewrite: Callable[..., Any] | None,
-              cwd: str | Path | None) -> tuple[list[FileEdit], list[PlannedFix]]:
-    """The edits of every problem's current candidate; a declined one gives way to the next.
-
-    Returns the edits and the fixes they carry, in problem order.
-    """
+def edits_for(choices: Choices, rewrite: Callable[..., Any] | None, cwd: str | Path | None) -> list[FileEdit]:
+    """The edits of every problem's current candidate; a declined one gives way to the next."""
     while True:
         chosen = choices.chosen()
-        fixes = [chosen[index] for index in sorted(chosen)]
-        edits, declined = build_edits(fixes, rewrite=rewrite, cwd=cwd)
+        edits, declined = build_edits([chosen[index] for index in sorted(chosen)], rewrite=rewrite, cwd=cwd)
         if not declined:
-            return edits, fixes
+            return edits
         for fix in declined:
             choices.decline(fix, declined_why(fix, cwd))

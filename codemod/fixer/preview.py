@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from inplace_fix.fixer.annotate import annotate, fix_of
+from inplace_fix.fixer.annotate import annotate
 from inplace_fix.fixer.candidates import Choices, edits_for
 from inplace_fix.fixer.edits import combined_diff
 from inplace_fix.fixer.model import FileEdit, Plan, Unfixable
@@ -35,15 +35,9 @@ def preview(problems: Sequence[Problem], root: str | Path, cwd: str | Path | Non
     """
     the_plan = plan_all(problems, root, report)
     choices = Choices(the_plan)
-    edits, _used = edits_for(choices, None, cwd)
+    edits = edits_for(choices, None, cwd)
+    annotated = annotate(problems, the_plan, choices, edits, cwd, final=False)
     chosen = choices.chosen()
-    annotated = []
-    for index, problem in enumerate(annotate(problems, the_plan, edits, (), cwd)):
-        if index in chosen:
-            problem = problem.with_fix(fix_of(chosen[index], edits))
-        elif index in choices.candidates:
-            problem = problem.with_fix(None, choices.why_none(index, cwd))
-        annotated.append(problem.with_attempts(choices.attempts(index, final=False)))
     fixable_plan = Plan(tuple(chosen[i] for i in sorted(chosen)),
                         the_plan.unfixable + tuple(Unfixable(i, choices.why_none(i, cwd)) for i in choices.exhausted()),
                         the_plan.alternatives)
