@@ -1,6 +1,6 @@
 """The Python API: what the command line, a notebook, a pytest plugin or another tool calls.
 
-Four calls, no printing, no click. Each returns a frozen value that carries everything
+Five calls, no printing, no click. Each returns a frozen value that carries everything
 the command line shows, and raises `InputError` (one line, nothing run or written) for
 input a user must correct:
 
@@ -11,6 +11,7 @@ input a user must correct:
         print(finding.path, finding.line, finding.code)
     outcome = api.fix("train.py", api.FixOptions(steps=2))   # diagnose, rewrite, verify
     print(outcome.status, outcome.summary)
+    api.restore(".")                               # undo what a killed --apply left
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ from typing import IO
 from inplace_fix.diagnosis import Diagnosis, run_diagnosis
 from inplace_fix.errors import InputError
 from inplace_fix.fixer.outcome import Outcome
+from inplace_fix.journal import STATE_DIR, Recovered
 from inplace_fix.lint import FileError, FileResult
 from inplace_fix.report import Fix, Problem, Report, Round, Site
 from inplace_fix.request import Request, check_request
 from inplace_fix.transforms.base import Finding
 
 __all__ = [
-    "scan", "migrate", "diagnose", "fix",
+    "scan", "migrate", "diagnose", "fix", "restore", "project_root",
     "StaticOptions", "ScanResult", "MigrateResult", "Target", "RunOptions", "FixOptions",
     "Diagnosis", "Outcome", "Report", "Problem", "Site", "Fix", "Round", "Finding", "FileResult", "FileError",
-    "InputError",
+    "InputError", "Recovered",
 ]
 
 Progress = Callable[[int, int], None]  # (files done so far, files in the run)
@@ -52,6 +54,7 @@ class StaticOptions:
     min_confidence: str = "medium"  # low | medium | high
     jobs: int | None = None  # worker processes; None or 0: every core
     unsafe_fixes: bool = False  # migrate: also rewrites that can change behaviour through aliasing
+    file_timeout: float | None = 30.0  # seconds per file; a file over it is an error, left alone; None: no limit
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,10 @@ def _static(paths: Sequence[str], options: StaticOptions, fix: bool, write: bool
     workset = build_workset(list(paths), list(options.select) or None, list(options.ignore), fix=fix,
                             unsafe=options.unsafe_fixes, write=write, min_confidence=options.min_confidence,
                             cwd=Path(cwd) if cwd else None)
-    total = len(workset.jobs)
+    from dataclasses import replace
+
+    jobs = tuple((target, replace(lint, file_timeout=options.file_timeout or None)) for target, lint in workset.jobs)
+    total = len(jobs)
     done = 0
 
     def on_done(count: int) -> None:
@@ -105,7 +111,7 @@ def _static(paths: Sequence[str], options: StaticOptions, fix: bool, write: bool
         if progress is not None:
             progress(done, total)
 
-    results = run_many(workset.jobs, jobs=options.jobs, on_done=on_done)
+    results = run_many(jobs, jobs=options.jobs, on_done=on_done)
     errors = list(workset.problems) + [FileError(r.display, r.error) for r in results if r.error]
     return results, tuple(errors)
 
@@ -187,14 +193,48 @@ def diagnose(target: Target | str | os.PathLike[str], options: RunOptions = RunO
 
 
 def fix(target: Target | str | os.PathLike[str], options: FixOptions = FixOptions(), *,
-        echo: bool = False) -> Outcome:
-    """Diagnose, rewrite, re-run and verify; anything not verified is restored byte for byte.
+        echo: bool | IO[str] = False) -> Outcome:
+    """Diagnose, rewrite, re-run and verify; only a verified fix is written (under the journal).
 
     The script's output of the diagnosis run is in `Outcome.output` (also copied to
-    stderr as it runs when `echo`).
+    stream `echo` as it runs: True for stderr; only its last 64 KiB are kept).
     """
     from inplace_fix.fixer.apply import apply_fix
 
     request = _request(target, options)
     return apply_fix(request, max_rounds=options.max_rounds, max_candidates=options.max_candidates,
                      cwd=request.cwd, echo=echo)
+
+
+# ------------------------------------------------------------------ after a crash: restore
+
+
+def project_root(target: Target | str | os.PathLike[str], root: str | None = None, cwd: str | None = None) -> Path:
+    """The root `fix` would use for `target`: `root`, else the git top-level above it, else its folder."""
+    from inplace_fix.fixer.apply import default_root
+
+    t = Target.of(target)
+    here = Path(cwd or os.getcwd()).resolve()
+    return default_root(Request(script=t.script, module=t.module, root=root, cwd=str(here)), here)
+
+
+def restore(path: str | os.PathLike[str] = ".", *, wait: float = 0.0) -> tuple[Recovered, ...]:
+    """Undo what runs that died (killed during `--apply`) left in the project of `path`.
+
+    `path` is a file or folder in the project (its root is the git top-level above it, else
+    the folder itself). Each unfinished journal is undone: an unverified edit goes back to
+    the original bytes, a verified fix that was completely written stays. Raises
+    `LockBusy` (an InputError) when another run holds the project, after `wait` seconds.
+    """
+    from inplace_fix.journal import recover
+    from inplace_fix.paths import find_root
+    from inplace_fix.project_lock import ProjectLock
+
+    where = Path(os.path.abspath(path))
+    if not where.exists():
+        raise InputError(f"{path}: no such file or folder")
+    root = Path(find_root(where if where.is_dir() else where.parent))
+    if not (root / STATE_DIR / "journal").is_dir():
+        return ()
+    with ProjectLock(root, wait=wait, what="run"):
+        return tuple(recover(root))

@@ -55,6 +55,7 @@ def main() -> None:
     inplace-fix run -m pkg.train         a module, like `python -m`
     inplace-fix scan models/             static lint of every in-place site; runs no code
     inplace-fix migrate repo/ [--apply]  static bulk rewrite: diff first, --apply writes
+    inplace-fix restore                  undo what an --apply that was killed left behind
 
     \b
     Exit codes: 0 nothing to fix, or every fix applied and verified
@@ -75,9 +76,11 @@ def main() -> None:
 
 # Each command lives in inplace_fix/commands/, one module per family of commands.
 from inplace_fix.commands.fix import fix_command, run_command  # noqa: E402
+from inplace_fix.commands.recovery import restore_command  # noqa: E402
 from inplace_fix.commands.static import migrate_command, scan_command  # noqa: E402
 
 main.add_command(fix_command)
 main.add_command(run_command)
 main.add_command(scan_command)
 main.add_command(migrate_command)
+main.add_command(restore_command)

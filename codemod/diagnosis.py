@@ -9,13 +9,13 @@ fixes for its problems is the fixer's job.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, replace
 from typing import IO, Any, Mapping
 
 from inplace_fix.launcher import run_runtime
 from inplace_fix.report import Problem, Report
 from inplace_fix.request import Request
+from inplace_fix.scratch import scratch_dir
 
 __all__ = ["Diagnosis", "run_diagnosis", "from_report"]
 
@@ -68,9 +68,9 @@ def from_report(data: Mapping[str, Any], request: Request, returncode: int | Non
 
 def run_diagnosis(request: Request, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> Diagnosis:
     """Run a checked request under the runtime once and read its report."""
-    with tempfile.TemporaryDirectory(prefix="inplace-fix-") as tmp:
+    with scratch_dir() as tmp:  # removed by the run's supervisor if we are killed mid-run
         report_path = os.path.join(tmp, "report.json")
-        result = run_runtime(request, report_path, stdout=stdout, stderr=stderr)
+        result = run_runtime(request, report_path, stdout=stdout, stderr=stderr, scratch=(tmp,))
     returncode, timed_out, duration, report = result.returncode, result.timed_out, result.seconds, result.report
     root = request.root or request.cwd
     if timed_out:

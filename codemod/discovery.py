@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inplace_fix.gitignore import IgnoreRule, is_ignored, parse_gitignore
+from inplace_fix.paths import link_problem, resolve
 
 __all__ = ["SKIP_DIRS", "Discovered", "Target", "discover", "display_path", "is_excluded"]
 
@@ -142,7 +143,9 @@ def _walk_files(folder: Path, venvs: _VenvCache) -> list[Path]:
             path = Path(entry.path)
             try:
                 is_dir = entry.is_dir()
-            except OSError:
+            except OSError:  # a symlink loop named *.py is reported as unreadable, like a dangling one
+                if entry.name.endswith(SOURCE_SUFFIXES) and entry.is_symlink() and not is_ignored(path, False, rules):
+                    files.append(path)
                 continue
             if is_dir:
                 if entry.is_symlink() or _skipped_folder(entry.name, path, venvs):
@@ -191,10 +194,10 @@ def discover(
             errors.append((str(raw), "no such file or directory"))
             continue
         if path.is_file():
-            found.setdefault(path.resolve(), Target(path, shown))
+            found.setdefault(resolve(path), Target(path, shown))
             continue
         if not path.is_dir():
-            errors.append((str(raw), "not a regular file or directory"))
+            errors.append((str(raw), link_problem(path) or "not a regular file or directory"))
             continue
         root, patterns = exclude_for(path)
         listed = _git_files(path)
@@ -212,7 +215,7 @@ def discover(
                     relative = candidate.relative_to(path).as_posix()
                 if is_excluded(relative, patterns):
                     continue
-            key = candidate.resolve()
+            key = resolve(candidate)  # never raises, even on a symlink loop
             # a file reached both directly and through a symlink is reported under its real
             # name (annotations and diffs must land on the file git tracks, not on the link)
             if key not in found or (found[key].path.is_symlink() and not candidate.is_symlink()):

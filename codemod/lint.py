@@ -8,8 +8,11 @@ libcst parses a file only when it has findings to rewrite.
 
 from __future__ import annotations
 
+import gc
+import re
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +21,10 @@ from inplace_fix.patch import unified_diff
 from inplace_fix.suppressions import is_suppressed, parse_suppressions
 from inplace_fix.transforms.base import Finding, FixSafety, Position
 
-__all__ = ["LintOptions", "FileResult", "FileError", "lint_file"]
+__all__ = ["DEFAULT_FILE_TIMEOUT", "LintOptions", "FileResult", "FileError", "FileTimeout", "lint_file"]
+
+DEFAULT_FILE_TIMEOUT = 30.0  # seconds: far above any real file (a 5 MB file takes seconds), a hang is cut
+RETRY = 0.05  # seconds between further alarms once the budget is spent (see _budget)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class LintOptions:
     unsafe: bool = False  # also apply fixes whose safety is UNSAFE
     write: bool = False  # write rewritten files (migrate --apply)
     min_confidence: str = "medium"  # findings less sure than this are neither reported nor rewritten
+    file_timeout: float | None = DEFAULT_FILE_TIMEOUT  # seconds of wall time per file; None or 0: no budget
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class FileResult:
     encoding: str = "utf-8"  # the file's encoding: the diff is printed in it so that `git apply` takes it
     written: bool = False
     error: str | None = None
-    error_kind: str = ""  # "read" | "parse" | "rewrite" | "write" | "internal"
+    error_kind: str = ""  # "read" | "parse" | "rewrite" | "write" | "timeout" | "internal"
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -76,11 +83,18 @@ def _syntax_reason(exc: SyntaxError) -> str:
 
 
 def _analyze(source: SourceFile, display: str, rules: Collection[str]) -> list[Finding]:
-    from inplace_fix.transforms.api import analyze
+    with _off_budget():
+        from inplace_fix.transforms.api import analyze
 
-    with warnings.catch_warnings():  # invalid escape sequences etc. are not our findings
-        warnings.simplefilter("ignore")
-        return analyze(source.text, display, select=rules)
+    collecting = gc.isenabled()
+    gc.disable()  # the tree is millions of objects with no cycles: full collections would re-scan them all
+    try:
+        with warnings.catch_warnings():  # invalid escape sequences etc. are not our findings
+            warnings.simplefilter("ignore")
+            return analyze(source.text, display, select=rules)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _compiles(text: str, display: str) -> str | None:
@@ -116,7 +130,9 @@ def _rewrite(source: SourceFile, display: str, findings: list[Finding], options:
     if not targets:
         result["unfixed"] = tuple(unfixed)
         return
-    from inplace_fix.transforms.api import rewrite
+    with _off_budget():
+        import libcst  # noqa: F401  (its first import is not this file's work)
+        from inplace_fix.transforms.api import rewrite
 
     wanted: dict[str, set[Position]] = {}
     for finding in targets:
@@ -136,7 +152,8 @@ def _rewrite(source: SourceFile, display: str, findings: list[Finding], options:
     else:
         positions = set(outcome.applied)
         fixed = [f for f in targets if f.position in positions]
-    unfixed += [f for f in targets if f not in fixed]
+    fixed_ids = {id(f) for f in fixed}
+    unfixed += [f for f in targets if id(f) not in fixed_ids]
     result["unfixed"] = tuple(sorted(unfixed))
     if outcome.source == source.text:
         result["unfixed"] = tuple(sorted(unfixed + fixed))
@@ -156,39 +173,178 @@ def _rewrite(source: SourceFile, display: str, findings: list[Finding], options:
     result["fixed"] = tuple(fixed)
     # The patch must hold the file's own bytes for `git apply`: its BOM on line 1
     # (when line 1 is context) and, on output, its encoding (see `encoding`).
-    bom = "\ufeff" if source.bom else ""
-    result["diff"] = unified_diff(display, bom + source.text, bom + outcome.source)
+    result["diff"] = _diff(display, source, outcome)
     result["encoding"] = source.encoding
     if options.write:
+        result["_data"] = data  # written by lint_file once the time budget is off
+
+
+def _write(source: SourceFile, data: bytes, result: dict) -> None:
+    try:
+        write_atomic(source.path, data, source.mode)
+    except OSError as exc:
+        result.update(error=f"cannot write: {exc.strerror or exc}", error_kind="write")
+        return
+    result["written"] = True
+
+
+def _diff(display: str, source: SourceFile, outcome) -> str:
+    """The rewrite as a unified diff, its hunks the same as one diff of the whole file would give.
+
+    difflib's matcher is quadratic in the lines of its input when many of them repeat (as in
+    a large file of similar classes): above `REGION_DIFF_LINES` lines only the rewritten
+    pieces, each with its context lines, are diffed, and the hunk headers are moved back to
+    the file's line numbers.
+    """
+    bom = "\ufeff" if source.bom else ""
+    edits = getattr(outcome, "edits", ())
+    if not edits or source.text.count("\n") < REGION_DIFF_LINES:
+        return unified_diff(display, bom + source.text, bom + outcome.source)
+    old_lines = (bom + source.text).splitlines(keepends=True)
+    new_lines = (bom + outcome.source).splitlines(keepends=True)
+    if "\r" in source.text or len(old_lines) != source.text.count("\n") + (not source.text.endswith("\n")):
+        return unified_diff(display, bom + source.text, bom + outcome.source)  # odd line breaks: no cutting
+    out: list[str] = []
+    for old_start, old_end, shift in _regions(edits, len(old_lines), DIFF_CONTEXT):
+        part = unified_diff(display, "".join(old_lines[old_start:old_end]),
+                            "".join(new_lines[old_start + shift[0]:old_end + shift[1]]), DIFF_CONTEXT)
+        header, _, hunks = part.partition("\n@@ ")
+        if not out:
+            out.append(header + "\n")
+        out.append(_HUNK.sub(lambda m: f"@@ -{int(m[1]) + old_start}{m[2]} +{int(m[3]) + old_start + shift[0]}{m[4]} @@",
+                             "@@ " + hunks))
+    return "".join(out)
+
+
+REGION_DIFF_LINES = 2000
+DIFF_CONTEXT = 3
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@", re.M)
+
+
+def _regions(edits: Sequence[tuple[int, str, str]], total: int, context: int) -> list[tuple[int, int, tuple[int, int]]]:
+    """Old-line ranges [start, end) (0-based) around the edits with `context` lines each side, merged
+    where their hunks would touch, each with the line shift of the new text at its start and end."""
+    regions: list[list] = []
+    shift = 0
+    for first, old, new in edits:
+        start, old_count, new_count = first - 1, _line_count(old), _line_count(new)
+        lo, hi = max(0, start - context), min(total, start + old_count + context)
+        after = shift + new_count - old_count
+        if regions and lo <= regions[-1][1]:
+            regions[-1][1], regions[-1][3] = hi, after
+        else:
+            regions.append([lo, hi, shift, after])
+        shift = after
+    return [(lo, hi, (before, after)) for lo, hi, before, after in regions]
+
+
+def _line_count(text: str) -> int:
+    return text.count("\n") + (bool(text) and not text.endswith("\n"))
+
+
+class FileTimeout(BaseException):
+    """The file's time budget ran out. A BaseException, so that no `except Exception` of a
+    rule or of libcst takes it for a failure of its own and carries on."""
+
+
+@contextmanager
+def _budget(seconds: float | None) -> Iterator[None]:
+    """Raise FileTimeout in this thread after `seconds` of wall time (SIGALRM).
+
+    Only where a process can have an alarm: on the main thread of a POSIX process (the
+    in-process run and each pool worker); elsewhere the file has no budget.
+    """
+    import signal
+    import threading
+
+    if (not seconds or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise FileTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    collecting = gc.isenabled()
+    # Then again every RETRY seconds: an exception raised while a finalizer or a garbage
+    # collection callback runs is reported as unraisable and dropped, and the work goes on.
+    signal.setitimer(signal.ITIMER_REAL, seconds, RETRY)
+    try:
+        yield
+    finally:
         try:
-            write_atomic(source.path, data, source.mode)
-        except OSError as exc:
-            result.update(error=f"cannot write: {exc.strerror or exc}", error_kind="write")
-            return
-        result["written"] = True
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+            if collecting:
+                gc.enable()  # the rewriter pauses the collector while it parses a piece
+
+
+@contextmanager
+def _off_budget() -> Iterator[None]:
+    """Stop the file's clock while a module is imported for the first time in this process."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    remaining, interval = signal.getitimer(signal.ITIMER_REAL)
+    if remaining:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    try:
+        yield
+    finally:
+        if remaining:
+            signal.setitimer(signal.ITIMER_REAL, remaining, interval)
+
+
+def _timeout_reason(seconds: float) -> str:
+    return f"exceeded the time budget of {seconds:g} s per file (--file-timeout); file left alone"
 
 
 def lint_file(path: Path, display: str, options: LintOptions) -> FileResult:
-    """Analyze (and in fix mode rewrite) one file; never raises."""
+    """Analyze (and in fix mode rewrite) one file within `options.file_timeout`; never raises.
+
+    A file over its budget is an error (kind "timeout") with no findings and is never written.
+    """
     result: dict = {}
     try:
         try:
-            source = read_source(path)
-        except SourceError as exc:
-            return FileResult(path, display, error=exc.reason, error_kind="read")
-        try:
-            found = _analyze(source, display, options.rules)
-        except SyntaxError as exc:
-            return FileResult(path, display, error=_syntax_reason(exc), error_kind="parse")
-        except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
-            return FileResult(path, display, error=f"cannot parse: {type(exc).__name__}: {exc}", error_kind="parse")
-        found = [f for f in found if _CONFIDENCE_RANK[f.confidence.value] >= _CONFIDENCE_RANK[options.min_confidence]]
-        suppressions = parse_suppressions(source.text) if found else {}
-        findings = [f for f in found if not is_suppressed(f, suppressions)]
-        result.update(findings=tuple(findings), suppressed=len(found) - len(findings))
-        if options.fix and findings:
-            _rewrite(source, display, findings, options, result)
+            with _budget(options.file_timeout):
+                early = _lint(path, display, options, result)
+        except FileTimeout:
+            return FileResult(path, display, error=_timeout_reason(options.file_timeout or 0), error_kind="timeout")
+        if early is not None:
+            return early
+        data = result.pop("_data", None)
+        if data is not None and "error" not in result:
+            _write(result.pop("_source"), data, result)
+        result.pop("_source", None)
         return FileResult(path, display, **result)
     except Exception as exc:  # a bug of ours must not stop a run over a thousand files
         return FileResult(path, display, error=f"internal error: {type(exc).__name__}: {exc}", error_kind="internal",
                           **{k: v for k, v in result.items() if k in ("findings", "suppressed")})
+
+
+def _lint(path: Path, display: str, options: LintOptions, result: dict) -> FileResult | None:
+    """Read, analyze and rewrite into `result`; a FileResult when the file is left alone early."""
+    try:
+        source = read_source(path)
+    except SourceError as exc:
+        return FileResult(path, display, error=exc.reason, error_kind="read")
+    try:
+        found = _analyze(source, display, options.rules)
+    except SyntaxError as exc:
+        return FileResult(path, display, error=_syntax_reason(exc), error_kind="parse")
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
+        return FileResult(path, display, error=f"cannot parse: {type(exc).__name__}: {exc}", error_kind="parse")
+    found = [f for f in found if _CONFIDENCE_RANK[f.confidence.value] >= _CONFIDENCE_RANK[options.min_confidence]]
+    suppressions = parse_suppressions(source.text) if found else {}
+    findings = [f for f in found if not is_suppressed(f, suppressions)]
+    result.update(findings=tuple(findings), suppressed=len(found) - len(findings))
+    if options.fix and findings:
+        result["_source"] = source
+        _rewrite(source, display, findings, options, result)
+    return None

@@ -7,10 +7,11 @@ agree on what "under the project root" means (symlinks resolved on both sides).
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
-__all__ = ["display_path", "find_root", "resolve", "is_library", "under_root", "editable"]
+__all__ = ["display_path", "find_root", "resolve", "is_library", "under_root", "editable", "link_problem"]
 
 _LIBRARY_PARTS = ("site-packages", "dist-packages")
 
@@ -37,12 +38,17 @@ def display_path(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | Non
 
 
 def find_root(start: str | os.PathLike[str]) -> str:
-    """The project root for a folder: the git top-level above it, else the folder itself."""
-    here = Path(start).resolve()
+    """The project root for a folder: the git top-level above it, else the folder itself.
+
+    The folders are walked as the user named them, not through their symlinks: for
+    `repo/vendor -> /elsewhere` the project is `repo`, so a file reached through the
+    link lies outside it. The answer has its symlinks resolved, like `resolve`.
+    """
+    here = Path(os.path.abspath(start))
     for folder in (here, *here.parents):
         if (folder / ".git").exists():
-            return str(folder)
-    return str(here)
+            return str(resolve(folder))
+    return str(resolve(here))
 
 
 def is_library(path: str | os.PathLike[str]) -> bool:
@@ -61,3 +67,21 @@ def editable(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool
     if is_library(path) and not is_library(root):
         return False
     return under_root(path, root)
+
+
+def link_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why `path` cannot be opened because of a symlink ("a symlink loop", "a dangling
+    symlink to X"), or None. Said before any work, instead of a traceback or a vague
+    "no such file"."""
+    try:
+        os.stat(path)
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        if exc.errno != errno.ENOENT or not os.path.islink(path):
+            return None
+    try:
+        return f"a dangling symlink to {os.readlink(path)}"
+    except OSError:
+        return "a dangling symlink"

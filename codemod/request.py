@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from inplace_fix.errors import InputError
-from inplace_fix.paths import display_path, find_root
+from inplace_fix.paths import display_path, find_root, link_problem
 
 __all__ = ["InputError", "Request", "check_request", "LAUNCHER"]
 
@@ -39,6 +39,7 @@ class Request:
     root: str | None = None  # None: git top-level above the script, else its folder
     anomaly: bool = False
     cwd: str = field(default_factory=os.getcwd)
+    overlay: str | None = None  # edited sources the runtime serves from memory (a verification run)
 
     @property
     def target(self) -> str:
@@ -118,6 +119,17 @@ def _probe(python: str, module: str | None, cwd: str) -> dict[str, Any]:
         raise InputError(f"--python {python}: not a working Python interpreter ({last})") from None
 
 
+def _same_interpreter(python: str) -> bool:
+    """Whether `python` is this very interpreter, so its torch can be looked up here.
+
+    Compared by the path as given, not through symlinks: a virtualenv's `bin/python`
+    links to the base interpreter, yet it has its own site-packages (Python finds its
+    environment from the path it was started as, next to pyvenv.cfg), so resolving
+    both sides would answer for the wrong environment.
+    """
+    return os.path.normcase(os.path.abspath(python)) == os.path.normcase(os.path.abspath(sys.executable))
+
+
 def check_request(request: Request) -> Request:
     """Validate the input before anything runs; returns the request with paths resolved.
 
@@ -149,6 +161,9 @@ def check_request(request: Request) -> Request:
         root = request.root or find_root(cwd)
     else:
         script = Path(cwd, request.script or "")
+        link = link_problem(script) if request.script else None
+        if link is not None:
+            raise InputError(f"{request.script}: {link}")
         if not request.script or not script.exists():
             raise InputError(f"{request.script}: no such file")
         if script.is_dir():
@@ -157,11 +172,11 @@ def check_request(request: Request) -> Request:
         if not script.is_file():  # a FIFO or a device: reading it would block or never end
             raise InputError(f"{request.script}: not a regular file")
         _check_syntax(script)
-        if os.path.realpath(python) == os.path.realpath(sys.executable):
+        if _same_interpreter(python):
             has_torch = importlib.util.find_spec("torch") is not None
         else:
             has_torch = bool(_probe(python, None, cwd).get("torch"))
-        root = request.root or find_root(script.resolve().parent)
+        root = request.root or find_root(Path(os.path.abspath(script)).parent)
     if not has_torch:
         raise InputError(f"{python} has no torch installed (use --python to pick the interpreter "
                          "that runs your script)")

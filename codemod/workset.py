@@ -2,20 +2,26 @@
 
 Each command-line path gets the config of its nearest pyproject.toml (so
 `migrate repo1/ repo2/` honours each repository's own settings); files are found
-the way git sees them, listed once, sorted by the path shown to the user.
+the way git sees them, listed once, sorted by the path shown to the user. A
+command-line path that is a symlink loop or a dangling symlink stops the run before
+any work (`InputError`); in fix mode a file that is a symlink to a file outside its
+project is left alone and reported, so `migrate --apply` never writes outside.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from inplace_fix.bulk import Job
 from inplace_fix.config import Config, load_config, resolve_rules
-from inplace_fix.discovery import discover
+from inplace_fix.discovery import Target, discover
+from inplace_fix.errors import InputError
 from inplace_fix.lint import LintOptions
 from inplace_fix.lint import FileError
+from inplace_fix.paths import find_root, link_problem, resolve, under_root
 
 __all__ = ["WorkSet", "known_codes", "default_codes", "build_workset"]
 
@@ -51,8 +57,13 @@ def build_workset(
     min_confidence: str = "medium",
     cwd: Path | None = None,
 ) -> WorkSet:
-    """Configs, discovery and rule selection for a run. Raises ConfigError on a bad config."""
+    """Configs, discovery and rule selection for a run. Raises ConfigError on a bad config
+    and InputError on a command-line path that is a symlink loop or a dangling symlink."""
     cwd = cwd or Path.cwd()
+    for raw in paths:  # before any config is read: resolving a loop would raise
+        link = link_problem(cwd / raw)
+        if link is not None:
+            raise InputError(f"{raw}: {link}")
     known, defaults = known_codes(), default_codes()
     configs: dict[str, Config] = {}
     for raw in paths:
@@ -65,7 +76,35 @@ def build_workset(
                               write=write, min_confidence=min_confidence)
         found = discover([raw], lambda _path, c=config: (c.root, c.exclude), cwd=cwd)
         problems.extend(FileError(path, reason) for path, reason in found.errors)
+        roots = _project_roots(cwd / raw, config)
         for target in found.targets:
-            jobs.setdefault(target.path.resolve(), (target, options))
+            outside = _outside_link(target, roots) if fix else None
+            if outside is not None:
+                problems.append(FileError(target.display, outside))
+                continue
+            jobs.setdefault(resolve(target.path), (target, options))
     ordered = sorted(jobs.values(), key=lambda job: job[0].display)
     return WorkSet(jobs=tuple(ordered), problems=tuple(problems))
+
+
+def _project_roots(start: Path, config: Config) -> tuple[Path, ...]:
+    """The folders a command-line path's files may be rewritten under: the git top-level
+    above it (else its own folder) and, when the path lies in it as named, the folder of
+    the config that applies (a config found through a symlink is another project's)."""
+    folder = Path(os.path.abspath(start))
+    if not os.path.isdir(folder):
+        folder = folder.parent
+    roots = [Path(find_root(folder))]
+    named = resolve(folder.parent) / folder.name  # the folder itself not resolved
+    config_root = resolve(config.root)
+    if named == config_root or config_root in named.parents:
+        roots.append(config_root)
+    return tuple(roots)
+
+
+def _outside_link(target: Target, roots: tuple[Path, ...]) -> str | None:
+    """Why a file reached through a symlink must not be rewritten, or None."""
+    if any(under_root(target.path, root) for root in roots):
+        return None
+    return (f"a symlink leads to {resolve(target.path)}, outside the project root {roots[0]}: "
+            "left alone (rewrite it in its own project)")

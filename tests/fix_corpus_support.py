@@ -101,9 +101,10 @@ def cases() -> list[Case]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file's bytes under root (not caches): to prove nothing else changed."""
+    """Every file's bytes under root (not caches, not the tool's own git-ignored lock and journal
+    folder, whose emptiness after a run is checked on its own): to prove nothing else changed."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
+            if p.is_file() and "__pycache__" not in p.parts and ".inplace-fix" not in p.parts}
 
 
 def loss_lines(text: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -85,15 +86,20 @@ class ScriptedRuntime:
         self.reports = list(reports)
         self.timed_out = list(timed_out)
         self.calls: list[dict[str, Any]] = []
+        self.targets: list[Any] = []  # the request of each call (its `overlay` is the edited sources)
 
     def __call__(self, target: Any, report: Path, **flags: Any) -> RunResult:
         from inplace_fix.fixer.runtime_client import RunResult
 
         index = len(self.calls)
         self.calls.append(dict(flags))
+        self.targets.append(target)
         data = self.reports[index]
         data = data() if callable(data) else data
         slow = self.timed_out[index] if index < len(self.timed_out) else False
+        overlay = getattr(target, "overlay", None)
+        if data is not None and overlay and "overlay" not in data:  # the real runtime reads every edited file
+            data = {**data, "overlay": {"served": sorted(json.loads(Path(overlay).read_text())["files"])}}
         parsed = None if data is None else Report.from_json(data, getattr(target, "cwd", None) or os.getcwd())
         return RunResult(parsed, None if slow else 0, "", 0.01, slow, data)
 

@@ -104,6 +104,9 @@ class RewriteResult:
     source: str
     applied: tuple[Position, ...] = field(default=())  # positions rewritten (any rule)
     applied_by_rule: tuple[tuple[str, Position], ...] = field(default=())  # (code, position)
+    # the pieces of the file that changed, in order: (first line in the original, old text, new text);
+    # the text between them is the original's, byte for byte (a diff of a large file needs only these)
+    edits: tuple[tuple[int, str, str], ...] = field(default=())
 
     @property
     def changed(self) -> bool:

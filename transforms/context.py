@@ -91,13 +91,37 @@ class FileContext:
     _cache: dict = field(default_factory=dict)
 
     @classmethod
-    def build(cls, source: str, path: str = "") -> "FileContext":
-        """Parse once (raises SyntaxError) and index everything in one walk."""
-        tree = ast.parse(source, filename=path or "<unknown>")
+    def build(cls, source: str, path: str = "", tree: ast.Module | None = None) -> "FileContext":
+        """Parse once (raises SyntaxError; or take the caller's parse of `source`) and index everything in one walk."""
+        tree = tree if tree is not None else parse(source, path)
         ctx = cls(source=source, path=path, tree=tree)
         ctx.assignments = _Assignments(tree)
         ctx.class_attrs = _ClassAttrs()
         _Walker(ctx).run()
+        return ctx
+
+    @classmethod
+    def imports_only(cls, source: str, tree: ast.Module) -> "FileContext":
+        """The import aliases and assignments of a parsed file, without the indexing walk: all
+        that `torch_name` and `qualname` need (the rewriter asks for nothing else)."""
+        ctx = cls(source=source, path="", tree=tree)
+        ctx.assignments = _Assignments(tree)
+        ctx.class_attrs = _ClassAttrs()
+        walker = _Walker.__new__(_Walker)
+        walker.ctx = ctx
+        stack = [iter(tree.body)]
+        while stack:  # every statement the walk reaches, in the walk's (source) order: a later import wins
+            stmt = next(stack[-1], None)
+            if stmt is None:
+                stack.pop()
+                continue
+            t = type(stmt)
+            if t is ast.Import or t is ast.ImportFrom:
+                walker._import(stmt)
+            elif t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
+                stack.append(iter(stmt.body))
+            else:
+                stack.extend(iter(body) for body in reversed(_nested_bodies(stmt, t)))
         return ctx
 
     # -- queries -------------------------------------------------------------
@@ -173,6 +197,20 @@ class FileContext:
         a = func.args
         return [*a.posonlyargs, *a.args, *([a.vararg] if a.vararg else []), *a.kwonlyargs,
                 *([a.kwarg] if a.kwarg else [])]
+
+
+_last_parse: list[tuple[str, ast.Module]] = []  # the last source parsed, and its tree
+
+
+def parse(source: str, path: str = "") -> ast.Module:
+    """`ast.parse`, once per source text: `scan`'s analysis and `migrate`'s rewrite of a file
+    both need the tree of the same string (the last one is kept until another is parsed)."""
+    if _last_parse and _last_parse[0][0] is source:
+        return _last_parse[0][1]
+    _last_parse.clear()  # before parsing: never two large trees at once
+    tree = ast.parse(source, filename=path or "<unknown>")
+    _last_parse.append((source, tree))
+    return tree
 
 
 def dotted(node: ast.AST) -> str | None:

@@ -363,7 +363,7 @@ class InplaceMethod(Rule):
         root = subscript_root_name(part)
         if form != "stmt" or root is None or hoisted or not _alone(updated) or not _pure_parts(part):
             return None
-        fresh = fresh_name(rc.module.code, root)
+        fresh = fresh_name(rc.module_code, root)
         write = cst.Assign(targets=[cst.AssignTarget(target=with_root(part, fresh))], value=_out_of_place(call),
                            semicolon=cst.MaybeSentinel.DEFAULT)
         return write_into_copy(updated, root, fresh, write)

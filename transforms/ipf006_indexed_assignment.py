@@ -207,7 +207,7 @@ class IndexedAssignment(Rule):
         # the value reads the tensor being written (`z[..., 2:] = z[..., 2:].exp()`): it must keep
         # reading the original, and the write must go to a copy; a clone that both sides read
         # would be saved by the value's op and overwritten by the write (the same error again)
-        fresh = fresh_name(rc.module.code, root)
+        fresh = fresh_name(rc.module_code, root)
         renamed = with_root(target, fresh)
         if isinstance(small, cst.AugAssign):
             write = small.with_changes(target=renamed)

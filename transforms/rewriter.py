@@ -10,12 +10,16 @@ so the rest of the file stays byte-identical.
 from __future__ import annotations
 
 import ast
+import gc
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Collection, Mapping
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from inplace_fix.transforms.base import Position, Rule, Span
 
@@ -32,17 +36,25 @@ class RewriteContext:
         self.source = ""  # the whole file (the module above is one chunk of it)
         self.first_line = 1  # the file's line of the chunk's first line
         self.stores: set[int] = set()  # ids of original nodes that are assignment/del targets
+        self._module_code: str | None = None
+
+    @property
+    def module_code(self) -> str:
+        """The chunk's original text, generated once (hooks that look for a fresh name ask per target)."""
+        if self._module_code is None:
+            self._module_code = self.module.code
+        return self._module_code
 
     def is_store(self, original: cst.CSTNode) -> bool:
         """Is this node written to (`a.data = t`, `a.data[i] = v`, `a.data += v`, `del a.data`)?"""
         return id(original) in self.stores
 
     def pos(self, original: cst.CSTNode) -> Position:
-        start = self._t.get_metadata(PositionProvider, original).start
+        start = self._t.positions[original].start
         return Position(start.line, start.column)
 
     def span(self, original: cst.CSTNode) -> Span:
-        rng = self._t.get_metadata(PositionProvider, original)
+        rng = self._t.positions[original]
         return Span(rng.start.line, rng.start.column, rng.end.line, rng.end.column)
 
     def targeted(self, original: cst.CSTNode) -> bool:
@@ -65,6 +77,7 @@ class _Composite(cst.CSTTransformer):
     def __init__(self, rules: list[tuple[Rule, frozenset[Position]]], module: cst.Module,
                  torch: str | None) -> None:
         super().__init__()
+        self.positions: Mapping[cst.CSTNode, CodeRange] = {}  # set by `_visit` before the walk
         self.rc = RewriteContext(self, module, torch)
         self.applied: set[tuple[str, Position]] = set()
         self.expr_rules: dict[type, list[tuple[Rule, frozenset[Position]]]] = defaultdict(list)
@@ -74,6 +87,24 @@ class _Composite(cst.CSTTransformer):
                 self.expr_rules[getattr(cst, name)].append((rule, targets))
             if rule.statement_level:
                 self.line_rules.append((rule, targets, frozenset(p.line for p in targets)))
+        self.target_lines = sorted({p.line for _rule, targets in rules for p in targets})
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        """Statements with no target on any of their lines are not walked into: a hook fires only
+        where a target starts, so their nodes would all be left as they are (most of a chunk)."""
+        walk = super().on_visit(node)  # the visit_ hooks run either way: their leave_ pairs always run
+        if isinstance(node, (cst.BaseCompoundStatement, cst.SimpleStatementLine)) and not self._holds_target(node):
+            return False
+        return walk
+
+    def _holds_target(self, node: cst.CSTNode) -> bool:
+        rng = self.positions[node]
+        first = rng.start.line
+        for decorator in getattr(node, "decorators", ()):  # a def's or class's position starts after them
+            first = min(first, self.positions[decorator].start.line)
+        lines = self.target_lines
+        i = bisect_left(lines, first)
+        return i != len(lines) and lines[i] <= rng.end.line
 
     # -- store targets (so expression rules never rewrite an assignment target) --
     def _store(self, target: cst.CSTNode) -> None:
@@ -103,7 +134,7 @@ class _Composite(cst.CSTTransformer):
     def leave_For(self, original: cst.For, updated: cst.For) -> object:
         """A rule may rewrite a whole loop that holds one of its targets (`fix_compound`)."""
         self.rc.loops.pop()
-        rng = self.get_metadata(PositionProvider, original)
+        rng = self.positions[original]
         start, end = Position(rng.start.line, rng.start.column), Position(rng.end.line, rng.end.column)
         for rule, targets, _lines in self.line_rules:
             hits = [p for p in targets if start <= p < end]
@@ -159,14 +190,14 @@ class _Composite(cst.CSTTransformer):
     def _line(self, original: cst.CSTNode, updated: cst.CSTNode) -> object:
         if not self.line_rules:
             return updated
-        first = self.get_metadata(PositionProvider, original)
+        first = self.positions[original]
         lines = range(first.start.line, first.end.line + 1)
         result: object = updated
         for rule, targets, target_lines in self.line_rules:
             if not any(ln in target_lines for ln in lines):
                 continue
             for index, small in enumerate(original.body):
-                rng = self.get_metadata(PositionProvider, small)
+                rng = self.positions[small]
                 start = Position(rng.start.line, rng.start.column)
                 end = Position(rng.end.line, rng.end.column)
                 hits = [p for p in targets if start <= p < end or p == start]
@@ -203,41 +234,96 @@ class _Composite(cst.CSTTransformer):
 
 
 def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]],
-                   rules: Mapping[str, Rule]) -> tuple[str, tuple[tuple[str, Position], ...]]:
-    """Rewrite every targeted node in one traversal; return (new source, applied).
+                   rules: Mapping[str, Rule]) -> tuple[str, tuple[tuple[str, Position], ...],
+                                                       tuple[tuple[int, str, str], ...]]:
+    """Rewrite every targeted node in one traversal; return (new source, applied, edits).
 
     Only the top-level statements that hold a target are parsed with libcst (positions
     and parse cost grow with the file, the edits do not): the file is cut at the first
     line of each top-level statement, which always yields chunks that parse on their
-    own, and the untouched chunks are copied through byte for byte.
+    own, and the untouched chunks are copied through byte for byte. `edits` are the
+    chunks that changed: (first line, old text, new text).
     """
     targets = {code: frozenset(ps) for code, ps in plan.items() if ps}
-    chunks = _chunks(source)
+    tree = _parse(source)
+    chunks = _chunks(source, tree) if tree is not None else None
     if chunks is None:  # not parseable by ast: let libcst parse the whole file (and raise)
         chunks = [(1, source)]
-    torch = _torch_alias(source)
+    torch = _torch_alias(source, tree)
+    by_chunk = _by_chunk(targets, [first for first, _ in chunks])
     out: list[str] = []
     applied: list[tuple[str, Position]] = []
-    for first_line, text in chunks:
-        last_line = first_line + text.count("\n")
-        local = {code: frozenset(_shift(p, 1 - first_line) for p in ps if first_line <= p.line <= last_line)
-                 for code, ps in targets.items()}
-        local = {c: ps for c, ps in local.items() if ps}
+    edits: list[tuple[int, str, str]] = []
+    for index, (first_line, text) in enumerate(chunks):
+        local = by_chunk.get(index)
         if not local:
             out.append(text)
             continue
-        module = cst.parse_module(text)
-        if len(chunks) > 1 and not _INDENTED.search(text):
-            indent = _file_indent(source)  # a chunk with no block of its own: use the file's indent
-            if indent:
-                module = module.with_changes(default_indent=indent)
-        ordered = [(rules[code], local[code]) for code in sorted(local)]
-        composite = _Composite(ordered, module, torch)
-        composite.rc.source, composite.rc.first_line = source, first_line
-        new_module = MetadataWrapper(module, unsafe_skip_copy=True).visit(composite)
-        out.append(new_module.code)
+        local = {code: frozenset(_shift(p, 1 - first_line) for p in ps) for code, ps in local.items()}
+        with _collector_paused():
+            module = cst.parse_module(text)
+            if len(chunks) > 1 and not _INDENTED.search(text):
+                indent = _file_indent(source)  # a chunk with no block of its own: use the file's indent
+                if indent:
+                    module = module.with_changes(default_indent=indent)
+            ordered = [(rules[code], local[code]) for code in sorted(local)]
+            composite = _Composite(ordered, module, torch)
+            composite.rc.source, composite.rc.first_line = source, first_line
+            new_text = _visit(module, composite).code
+        out.append(new_text)
+        if new_text != text:
+            edits.append((first_line, text, new_text))
         applied.extend((c, Position(p.line + first_line - 1, p.col)) for c, p in composite.applied)
-    return "".join(out), tuple(sorted(set(applied), key=lambda a: (a[1], a[0])))
+    return "".join(out), tuple(sorted(set(applied), key=lambda a: (a[1], a[0]))), tuple(edits)
+
+
+def _visit(module: cst.Module, composite: "_Composite") -> cst.Module:
+    """`MetadataWrapper(module).visit(composite)` without its costs: the wrapper walks the whole
+    tree once more for batchable providers even when there are none, and every `get_metadata`
+    call checks the visitor's declared dependencies; the hooks read positions from a dict."""
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    try:
+        positions = PositionProvider()._gen(wrapper)  # the provider alone (its resolver adds the extra walk)
+    except AttributeError:  # a libcst whose providers lack this hook: the public way
+        positions = wrapper.resolve(PositionProvider)
+    composite.positions = positions
+    composite.metadata = {PositionProvider: positions}
+    return module.visit(composite)
+
+
+def _by_chunk(targets: Mapping[str, frozenset[Position | Span]],
+              starts: list[int]) -> dict[int, dict[str, list[Position | Span]]]:
+    """chunk index -> rule code -> the targets whose line falls in that chunk (one bisect per target)."""
+    out: dict[int, dict[str, list[Position | Span]]] = {}
+    for code, positions in targets.items():
+        for p in positions:
+            index = bisect_right(starts, p.line) - 1
+            if index >= 0:
+                out.setdefault(index, {}).setdefault(code, []).append(p)
+    return out
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Parsing and visiting a chunk allocates hundreds of thousands of nodes that live until the
+    chunk is done: the cyclic collector would re-scan every live object many times over (a third
+    of a large file's rewrite time) and finds nothing, so it waits until the chunk is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse(source: str) -> ast.Module | None:
+    from inplace_fix.transforms.context import parse
+
+    try:
+        return parse(source)
+    except (SyntaxError, ValueError):
+        return None
 
 
 def _shift(target: Position | Span, lines: int) -> Position | Span:
@@ -260,12 +346,11 @@ def _file_indent(source: str) -> str | None:
     return unit or None
 
 
-def _chunks(source: str) -> list[tuple[int, str]] | None:
+def _chunks(source: str, tree: ast.Module | None = None) -> list[tuple[int, str]] | None:
     """Split at the first line (decorators included) of each top-level compound statement and of
     each run of top-level simple statements (a suite hook sees the whole run)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = tree if tree is not None else _parse(source)
+    if tree is None:
         return None
     starts = []
     previous_simple = False
@@ -285,11 +370,12 @@ def _chunks(source: str) -> list[tuple[int, str]] | None:
     return out
 
 
-def _torch_alias(source: str) -> str | None:
+def _torch_alias(source: str, tree: ast.Module | None = None) -> str | None:
     """The name bound to the torch module by a top-level import (for generated code)."""
     from inplace_fix.transforms.context import FileContext
 
     try:
-        return FileContext.build(source).torch_name()
+        ctx = FileContext.build(source) if tree is None else FileContext.imports_only(source, tree)
+        return ctx.torch_name()
     except (SyntaxError, ValueError):
         return None

@@ -116,8 +116,10 @@ def _execute_inner(*, script: str | None, module: str | None, script_args: tuple
         if apply_fix:
             outcome = api.fix(target, api.FixOptions(steps=steps, timeout=timeout, python=python, root=root,
                                                      anomaly=anomaly, max_rounds=max_rounds,
-                                                     max_candidates=max_candidates))
+                                                     max_candidates=max_candidates),
+                              echo=sys.stderr if json_output else sys.stdout)  # the script's output, as it runs
             return _show_outcome(outcome, json_output)
+        _recover_unfinished(target, root)
         # With --json the script's stdout goes to our stderr: stdout is the report's.
         diagnosis = api.diagnose(target, api.RunOptions(steps=steps, timeout=timeout, python=python, root=root,
                                                         anomaly=anomaly),
@@ -125,6 +127,26 @@ def _execute_inner(*, script: str | None, module: str | None, script_args: tuple
     except api.InputError as exc:
         raise InputFailure(str(exc)) from None
     return _show_diagnosis(diagnosis, json_output, _typed_options())
+
+
+def _recover_unfinished(target: Any, root: str | None) -> None:
+    """A dry run first undoes what a killed --apply left (unless a run is live in the project),
+    so it diagnoses the user's code, not an unverified edit."""
+    from inplace_fix import api
+    from inplace_fix.render.recovery import recovery_lines
+
+    try:
+        recovered = api.restore(api.project_root(target, root))
+    except api.InputError:  # another run holds the project: its journal is not ours to undo
+        return
+    except (OSError, RuntimeError):  # a path that cannot be resolved (a symlink loop): the request check says so
+        return
+    _say(recovery_lines(recovered))
+
+
+def _say(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line, err=True)
 
 
 # The options a dry run's suggested `--apply` command repeats (not --json, not --apply itself).
@@ -180,15 +202,14 @@ def _show_diagnosis(diagnosis: "Diagnosis", json_output: bool, apply_options: li
 
 
 def _show_outcome(outcome: "Outcome", json_output: bool) -> int:
-    """--apply: the script's output of the diagnosis run, then the outcome as text or JSON."""
+    """--apply: the outcome as text or JSON (the diagnosis run's output was streamed as it ran)."""
     from inplace_fix.render.outcome import render_outcome
     from inplace_fix.report import dumps
 
-    # The script's own output (from the diagnosis run) goes to stderr under --json, else stdout.
-    script_out = sys.stderr if json_output else sys.stdout
-    if outcome.output:
-        script_out.write(outcome.output)
-        script_out.flush()
+    from inplace_fix.render.recovery import recovery_lines
+
+    _say(recovery_lines(outcome.recovered))
+    # The script's own output (from the diagnosis run) was shown as it ran (`echo` in _execute_inner).
     if json_output:
         sys.stdout.write(dumps(outcome.to_json()) + "\n")
         sys.stdout.flush()

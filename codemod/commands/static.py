@@ -4,7 +4,8 @@ Neither runs, imports nor executes the code it reads, and neither imports torch.
 Exit codes: 0 nothing found / everything fixed; 1 findings left
 (scan: any finding; migrate: changes pending in a dry run, unsafe fixes skipped,
 findings with no automatic fix); 2 input errors (bad option or config, a path
-that does not exist, a file that cannot be read, decoded, parsed or rewritten),
+that does not exist, a file that cannot be read, decoded, parsed or rewritten or
+that exceeds its --file-timeout),
 which take precedence: every other file is still processed.
 """
 
@@ -43,6 +44,10 @@ def _codes_option(name: str, help_text: str) -> Callable:
 
 
 def _common(func: Callable) -> Callable:
+    func = click.option("--file-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+                        metavar="SECONDS",
+                        help="Time budget per file; a file over it is reported as an error (exit 2) and left "
+                             "alone, the others go on (0 = no limit).")(func)
     func = click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, metavar="N",
                         help="Worker processes (default: all cores; 0 = all cores).")(func)
     func = click.option("--min-confidence", type=click.Choice(CONFIDENCE_LEVELS), default="medium",
@@ -98,18 +103,20 @@ def _run(call: Callable[..., Any], paths: Sequence[str], options: Any, label: st
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text: path:line:col: CODE message; json; github: workflow annotations; sarif: SARIF 2.1.0.")
 def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...], jobs: int | None,
-                 min_confidence: str, fmt: str) -> None:
+                 min_confidence: str, file_timeout: float, fmt: str) -> None:
     """Report every in-place operation that can break autograd. Runs no code.
 
     \b
     Exit codes: 0 no findings, 1 findings, 2 input error (bad option or config,
-    missing path, a file that cannot be read or parsed; the others are still scanned).
+    missing path, a file that cannot be read or parsed or exceeds --file-timeout;
+    the others are still scanned).
     """
     from inplace_fix import api
     from inplace_fix.render import findings as render
     from inplace_fix.render.summary import problem_lines, scan_summary
 
-    options = api.StaticOptions(select=select, ignore=ignore, min_confidence=min_confidence, jobs=jobs)
+    options = api.StaticOptions(select=select, ignore=ignore, min_confidence=min_confidence, jobs=jobs,
+                                file_timeout=file_timeout or None)
     result = _run(api.scan, paths, options, "scan")
     results, problems, findings, suppressed = result.files, result.errors, list(result.findings), result.suppressed
     out, err = Console(sys.stdout), Console(sys.stderr)
@@ -138,7 +145,7 @@ def scan_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[
 @click.option("--unsafe-fixes", is_flag=True,
               help="Also apply fixes that can change behaviour when another name aliases the tensor.")
 def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...], jobs: int | None,
-                    min_confidence: str, apply: bool, unsafe_fixes: bool) -> None:
+                    min_confidence: str, file_timeout: float, apply: bool, unsafe_fixes: bool) -> None:
     """Rewrite in-place operations out of place across whole repositories.
 
     Dry run by default: prints a unified diff (applies with `git apply`) and a
@@ -149,14 +156,15 @@ def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tup
                 1 changes pending (dry run), or findings left unfixed
                   (unsafe fixes skipped, no automatic fix);
                 2 input error (bad option or config, missing path, a file that
-                  cannot be read, parsed or rewritten; the others are still processed).
+                  cannot be read, parsed or rewritten, or exceeds --file-timeout;
+                  the others are still processed).
     """
     from inplace_fix import api
     from inplace_fix.render.diff import colorize
     from inplace_fix.render.summary import by_rule, migrate_summary, problem_lines
 
     options = api.StaticOptions(select=select, ignore=ignore, min_confidence=min_confidence, jobs=jobs,
-                                unsafe_fixes=unsafe_fixes)
+                                unsafe_fixes=unsafe_fixes, file_timeout=file_timeout or None)
     migration = _run(api.migrate, paths, options, "migrate", apply=apply)
     results, problems = migration.files, migration.errors
     out, err = Console(sys.stdout), Console(sys.stderr)

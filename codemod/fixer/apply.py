@@ -1,30 +1,35 @@
 """`--apply`: diagnose (recording the reference), rewrite, re-run under the verifier, repeat.
 
 Round 1's diagnosis run doubles as the reference run (`--clone-on-write --record`), so
---apply costs one extra run per round. Whatever is not verified is rolled back byte
-for byte; the outcome says why. Nothing here prints: the outcome is a value.
+--apply costs one extra run per round. The edits stay in memory (`Workspace`): each
+re-run reads them through the runtime's overlay, and only a verified fix is written,
+under the project's journal. One run at a time per project root (`ProjectLock`);
+the journal of a run that died is undone first. Nothing here prints: the outcome is
+a value.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import IO, Any, Callable, Sequence
 
 from inplace_fix.fileio import SourceError
 from inplace_fix.fixer import runtime_client
 from inplace_fix.fixer.annotate import annotate
 from inplace_fix.fixer.candidates import DEFAULT_MAX_CANDIDATES, Choices, edits_for
-from inplace_fix.fixer.edits import Journal
 from inplace_fix.fixer.model import Verdict
 from inplace_fix.fixer.outcome import Outcome
 from inplace_fix.fixer.planner import plan_all as make_plan
 from inplace_fix.fixer.runtime_client import RunResult
 from inplace_fix.fixer.verifier import is_silent_problem, judge, summary_line
+from inplace_fix.fixer.workspace import Workspace
+from inplace_fix.journal import recover
 from inplace_fix.paths import display_path, find_root
+from inplace_fix.project_lock import ProjectLock
 from inplace_fix.report import Problem, Report, Round
 from inplace_fix.request import Request
+from inplace_fix.scratch import scratch_dir
 
 Runner = Callable[..., RunResult]
 
@@ -57,7 +62,7 @@ def _script_failed(target: Request, report: Report | None, result: RunResult) ->
 
 def apply_fix(target: Request, *, max_rounds: int = 5, cwd: str | Path | None = None,
               runner: Runner | None = None, planner: Callable[..., Any] | None = None,
-              rewrite: Callable[..., Any] | None = None, echo: bool = False,
+              rewrite: Callable[..., Any] | None = None, echo: bool | IO[str] = False,
               max_candidates: int = DEFAULT_MAX_CANDIDATES) -> Outcome:
     """Diagnose, rewrite, verify, for up to `max_rounds` rounds; roll back if not verified.
 
@@ -68,7 +73,16 @@ def apply_fix(target: Request, *, max_rounds: int = 5, cwd: str | Path | None = 
     here = Path(cwd or target.cwd or Path.cwd()).resolve()
     root = default_root(target, here)
     target = replace(target, root=str(root), cwd=str(here))
-    with tempfile.TemporaryDirectory(prefix="inplace-fix-") as tmp:
+    with ProjectLock(root):  # a second --apply on this project waits, then exits 2 untouched
+        recovered = tuple(recover(root))
+        outcome = _apply_locked(target, root, here, runner, planner, rewrite, echo, max_rounds, max_candidates)
+    return replace(outcome, recovered=recovered) if recovered else outcome
+
+
+def _apply_locked(target: Request, root: Path, here: Path, runner: Runner, planner: Callable[..., Any],
+                  rewrite: Callable[..., Any] | None, echo: bool | IO[str], max_rounds: int,
+                  max_candidates: int) -> Outcome:
+    with scratch_dir() as tmp:  # a folder a killed run leaves is swept by the next run
         work = Path(tmp)
         reference = work / "reference.pt"
         first = runner(target, work / "round0.json", record=reference, clone_on_write=True, echo=echo)
@@ -80,18 +94,18 @@ def apply_fix(target: Request, *, max_rounds: int = 5, cwd: str | Path | None = 
                 return _script_failed(target, report, first)
             return Outcome(target.target, target.cwd, "clean", first_report=report, output=first.output,
                            summary="no in-place problem found; nothing to fix")
-        journal = Journal()
+        workspace = Workspace(root)
         try:
             return _rounds(target, root, here, work, reference, report, first, runner, planner,
-                           rewrite, max_rounds, journal, max_candidates)
-        except BaseException:  # Ctrl-C or a bug mid-round: the user's files go back as they were
-            journal.rollback()
+                           rewrite, max_rounds, workspace, max_candidates)
+        except BaseException:  # Ctrl-C or a bug mid-round: whatever reached disk goes back
+            workspace.rollback()
             raise
 
 
 def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path, report: Report,
             first: RunResult, runner: Runner, planner: Callable[..., Any],
-            rewrite: Callable[..., Any] | None, max_rounds: int, journal: Journal,
+            rewrite: Callable[..., Any] | None, max_rounds: int, workspace: Workspace,
             max_candidates: int = DEFAULT_MAX_CANDIDATES) -> Outcome:
     reference_calls = report.backward_calls
     values_only = bool(report.data.get("values_only_reference"))  # a forward write replayed without autograd
@@ -106,20 +120,22 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
 
     def fail(status: str, why: str, verification: Any = None, verdict: Verdict | None = None,
              current: Sequence[Problem] = ()) -> Outcome:
-        restored = tuple(display_path(p, here) for p in journal.rollback())
-        summary = f"not fixed: {why}" + ("; every edited file was restored byte for byte" if restored else "")
+        edited = bool(workspace.changed())
+        restored = tuple(display_path(p, here) for p in workspace.rollback())
+        summary = f"not fixed: {why}" + ("; every edited file was restored byte for byte" if restored
+                                         else "; no file was changed" if edited or rounds else "")
         return Outcome(target.target, target.cwd, status, tuple(shown) + tuple(current), tuple(rounds),
                        dict(verification or {}) or None, verdict, (), restored, summary, why, first_report,
                        output=first.output)
 
     for number in range(1, max_rounds + 1):
-        the_plan = planner(problems, root, report)
+        the_plan = planner(problems, root, report, read=workspace.text)
         choices = Choices(the_plan, max_candidates)
         attempt = 0
         while True:  # one pass per candidate set: a refuted candidate gives way to the next
             attempt += 1
             try:
-                edits = edits_for(choices, rewrite, here)
+                edits = edits_for(choices, rewrite, here, read=workspace.read)
             except SourceError as exc:
                 return fail("unfixable", f"cannot rewrite: {exc.reason}")
             except Exception as exc:  # noqa: BLE001 - a parse error or a rule bug: undo, explain, never crash
@@ -137,18 +153,16 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
                     if any(is_silent_problem(p) for p in fixed):
                         why += f"; {SILENT_ADVICE}"
                 return fail(status, why, current=annotated)
-            journal.begin_attempt()
-            try:
-                for edit in edits:
-                    journal.write(edit)
-            except (OSError, SourceError) as exc:
-                return fail("unfixable", f"cannot write {edit.display}: {getattr(exc, 'reason', exc)}",
-                            current=annotated)
+            workspace.begin_attempt()
+            for edit in edits:
+                workspace.write(edit)
             round_fd = fd_check or values_only or any(is_silent_problem(p) for p in problems)
-            runs += 1
-            recording = work / f"run{runs}.pt"
-            result = runner(target, work / f"run{runs}.json", compare=reference, record=recording,
-                            fd_check=round_fd)
+            try:
+                runs, result = _verify(target, work, reference, runs, runner, workspace, round_fd)
+            except (OSError, SourceError) as exc:
+                return fail("unfixable", f"cannot write {getattr(exc, 'filename', None) or 'a file'}: "
+                            f"{getattr(exc, 'reason', None) or getattr(exc, 'strerror', None) or exc}",
+                            current=annotated)
             rerun = result.report
             verification = rerun.verification if rerun else None
             if result.timed_out:
@@ -168,7 +182,7 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
                 return fail("not-verified", _why_all(why, choices, here), verification, verdict,
                             current=annotated)
             choices.reject(blamed, why)
-            journal.undo_attempt()  # back to the round's start; the next candidate is tried
+            workspace.undo_attempt()  # back to the round's start; the next candidate is tried
         new = list(rerun.problems) if rerun else []
         choices.accept("kept" if new else "verified")  # kept: the re-run went on to another problem
         annotated = annotate(problems, the_plan, choices, edits, here)
@@ -182,11 +196,44 @@ def _rounds(target: Request, root: Path, here: Path, work: Path, reference: Path
             continue
         verdict = judge(verification, fixed, reference_calls, values_only)
         rounds.append(replace(record, problems=tuple(annotated), status=verdict.status, verification=verification))
-        files = tuple(display_path(p, here) for p in journal.changed())
+        meanwhile = workspace.changed_meanwhile()
+        if meanwhile:
+            names = ", ".join(display_path(p, here) for p in meanwhile)
+            return fail("not-verified", f"{names} changed on disk while the fix was being verified; the fix "
+                        "was not written over it: run again", verification, verdict)
+        try:
+            written = workspace.commit()  # verified: now, and only now, the user's files change
+        except (OSError, SourceError) as exc:
+            return fail("not-verified", f"cannot write the verified fix: {getattr(exc, 'reason', None) or exc}",
+                        verification, verdict)
+        files = tuple(display_path(p, here) for p in written)
         summary = summary_line(verdict, len(fixed), len(files), verification)
         return Outcome(target.target, target.cwd, "fixed", tuple(shown), tuple(rounds), dict(verification or {}),
                        verdict, files, (), summary, verdict.why, first_report, output=first.output)
     return fail("not-verified", f"a problem remains after {max_rounds} rounds (--max-rounds)")
+
+
+def _verify(target: Request, work: Path, reference: Path, runs: int, runner: Runner, workspace: Workspace,
+            fd_check: bool) -> tuple[int, RunResult]:
+    """Re-run the script on the edited sources (from memory); (runs so far, the result).
+
+    An edited file the re-run did not read through the overlay (a process the runtime
+    did not start imported it) is written first, under the journal, and the run is
+    repeated: a verification must always have run the edited code.
+    """
+    while True:
+        runs += 1
+        overlay = workspace.overlay(work / f"run{runs}.overlay.json")
+        request = replace(target, overlay=str(overlay) if overlay else None)
+        result = runner(request, work / f"run{runs}.json", compare=reference, record=work / f"run{runs}.pt",
+                        fd_check=fd_check)
+        if overlay is None or result.report is None or result.timed_out:
+            return runs, result
+        taken = result.report.data.get("overlay")
+        missed = workspace.unserved(taken.get("served") if isinstance(taken, dict) else None)
+        if not missed:
+            return runs, result
+        workspace.write_through(missed)
 
 
 def _refutation(rerun: Report | None, problems: Sequence[Problem], seen: set[tuple[str, ...]],

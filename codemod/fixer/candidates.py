@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from inplace_fix.fileio import SourceFile, read_source
 from inplace_fix.fixer.edits import build_edits
 from inplace_fix.fixer.model import FileEdit, Plan, PlannedFix
 from inplace_fix.paths import display_path
@@ -99,11 +100,13 @@ def declined_why(fix: PlannedFix, cwd: str | Path | None) -> str:
     return f"the {fix.rule} rewrite declined the node at {where}"
 
 
-def edits_for(choices: Choices, rewrite: Callable[..., Any] | None, cwd: str | Path | None) -> list[FileEdit]:
+def edits_for(choices: Choices, rewrite: Callable[..., Any] | None, cwd: str | Path | None,
+              read: Callable[[Path], SourceFile] = read_source) -> list[FileEdit]:
     """The edits of every problem's current candidate; a declined one gives way to the next."""
     while True:
         chosen = choices.chosen()
-        edits, declined = build_edits([chosen[index] for index in sorted(chosen)], rewrite=rewrite, cwd=cwd)
+        edits, declined = build_edits([chosen[index] for index in sorted(chosen)], rewrite=rewrite, cwd=cwd,
+                                      read=read)
         if not declined:
             return edits
         for fix in declined:

@@ -1,11 +1,11 @@
-"""Plans -> file edits (text, bytes, diff); atomic writes with a byte-for-byte rollback journal."""
+"""Plans -> file edits: the new text, the exact bytes to write, the diff."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from inplace_fix.fileio import SourceFile, encode, read_source, restore, write_atomic
+from inplace_fix.fileio import SourceFile, encode, read_source
 from inplace_fix.fixer.model import FileEdit, PlannedFix
 from inplace_fix.paths import display_path
 from inplace_fix.patch import unified_diff
@@ -42,17 +42,19 @@ def targets(fixes: Sequence[PlannedFix]) -> dict[Path, dict[str, list[Any]]]:
 
 
 def build_edits(fixes: Sequence[PlannedFix], rewrite: Rewrite | None = None,
-                cwd: str | Path | None = None) -> tuple[list[FileEdit], list[PlannedFix]]:
+                cwd: str | Path | None = None,
+                read: Callable[[Path], SourceFile] = read_source) -> tuple[list[FileEdit], list[PlannedFix]]:
     """The edit of every file the fixes touch, and the fixes the rules declined.
 
     One parse and one rewrite pass per file, so every position refers to the text the
-    runtime ran. A file whose rewrite leaves the text unchanged yields no edit.
+    runtime ran (`read` gives that text: the disk's, or --apply's edited version). A
+    file whose rewrite leaves the text unchanged yields no edit.
     """
     rewrite = rewrite or _default_rewrite()
     edits: list[FileEdit] = []
     declined: list[PlannedFix] = []
     for path, per_rule in targets(fixes).items():
-        source = read_source(path)
+        source = read(path)
         result = rewrite(source.text, per_rule)
         applied = set(getattr(result, "applied", ()) or ())
         mine = tuple(fix for fix in fixes if fix.file == path)
@@ -73,58 +75,3 @@ def build_edits(fixes: Sequence[PlannedFix], rewrite: Rewrite | None = None,
 def combined_diff(edits: Sequence[FileEdit]) -> str:
     """Every file's diff, in path order: what --apply would write."""
     return "".join(edit.diff for edit in sorted(edits, key=lambda e: e.display))
-
-
-class Journal:
-    """The original bytes of every file written, so a failed fix is undone exactly.
-
-    A file is captured the first time it is written (later rounds rewrite an already
-    edited file; rollback goes back to what the user had, not to round 1's output).
-    """
-
-    def __init__(self) -> None:
-        self._originals: dict[Path, SourceFile] = {}
-        self._attempt: dict[Path, SourceFile] = {}  # each file as it was before the current attempt
-
-    @property
-    def files(self) -> list[Path]:
-        return sorted(self._originals)
-
-    def begin_attempt(self) -> None:
-        """What is written from here on can be undone alone (a candidate that did not verify)."""
-        self._attempt = {}
-
-    def write(self, edit: FileEdit) -> None:
-        if edit.path not in self._originals:
-            self._originals[edit.path] = read_source(edit.path)
-        if edit.path not in self._attempt:
-            self._attempt[edit.path] = read_source(edit.path)
-        write_atomic(edit.path, edit.data, self._originals[edit.path].mode)
-
-    def undo_attempt(self) -> None:
-        """Put back every file written since `begin_attempt`, byte for byte (earlier rounds stay)."""
-        for _path, before in sorted(self._attempt.items()):
-            restore(before)
-        self._attempt = {}
-
-    def rollback(self) -> list[Path]:
-        """Restore every written file byte for byte; returns the files restored."""
-        restored = []
-        for path, original in sorted(self._originals.items()):
-            restore(original)
-            restored.append(path)
-        self._originals.clear()
-        self._attempt = {}
-        return restored
-
-    def changed(self) -> list[Path]:
-        """Files whose bytes now differ from the originals (a file edited back is unchanged)."""
-        out = []
-        for path, original in sorted(self._originals.items()):
-            try:
-                now = path.read_bytes()
-            except OSError:
-                now = None
-            if now != original.data:
-                out.append(path)
-        return out

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from inplace_fix.exit_codes import exit_code_for
 from inplace_fix.fixer.model import Verdict
+from inplace_fix.journal import Recovered
 from inplace_fix.report import Problem, Report, Round
 
 __all__ = ["Outcome"]
@@ -30,6 +31,7 @@ class Outcome:
     first_report: Report | None = None  # the diagnosis (reference) run's report
     script_error: Mapping[str, Any] | None = None
     output: str = ""  # the script's output in the diagnosis run
+    recovered: tuple[Recovered, ...] = ()  # what an earlier run that died had left, undone first
 
     @property
     def exit_code(self) -> int:

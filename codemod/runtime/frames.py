@@ -19,6 +19,10 @@ from typing import Any, Optional
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def _norm(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
@@ -72,7 +76,10 @@ class ProjectFrames:
         ok = False
         if filename and not filename.startswith("<"):
             path = _norm(os.path.abspath(filename))
-            if path == self.root or path.startswith(self.root.rstrip(os.sep) + os.sep):
+            named = os.path.normcase(os.path.abspath(filename))  # a symlink in the project, as named:
+            if not _under(path, self.root) and _under(named, self.root):  # still the user's line to report
+                path = named
+            if _under(path, self.root):
                 ok = True
                 for ex in self._excluded:
                     if ex == path or path.startswith(ex.rstrip(os.sep) + os.sep):

@@ -2,7 +2,7 @@
 
     PY <repo>/codemod/runtime/launch.py --report REPORT.json [--steps N] [--root DIR]
         [--anomaly] [--record REC.pt] [--compare REC.pt] [--clone-on-write] [--fd-check]
-        [--no-fallback] -- (SCRIPT | -m MODULE) [ARGS...]
+        [--no-fallback] [--overlay OVERLAY.json] -- (SCRIPT | -m MODULE) [ARGS...]
 
 This process never starts another one: the follow-up runs (the anomaly fallback, the
 float64 finite-difference runs) are the engine's (inplace_fix.launcher), which owns
@@ -28,6 +28,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 USAGE = ("usage: launch.py --report REPORT.json [--steps N] [--root DIR] [--anomaly] "
          "[--record REC.pt] [--compare REC.pt] [--clone-on-write] [--fd-check] [--no-fallback] "
+         "[--overlay OVERLAY.json] "
          "-- (SCRIPT | -m MODULE) [ARGS...]")
 
 
@@ -45,6 +46,7 @@ class Options:
         self.track_views = False
         self.dispatch_writes = False
         self.fd_nudge: float | None = None
+        self.overlay: str | None = None
         self.module: str | None = None
         self.script: str | None = None
         self.args: list[str] = []
@@ -54,7 +56,8 @@ def parse(argv: list[str]) -> Options:
     o = Options()
     i = 0
     valued = {"--report": "report", "--steps": "steps", "--root": "root",
-              "--record": "record", "--compare": "compare", "--fd-nudge": "fd_nudge"}
+              "--record": "record", "--compare": "compare", "--fd-nudge": "fd_nudge",
+              "--overlay": "overlay"}
     flags = {"--anomaly": "anomaly", "--clone-on-write": "clone_on_write", "--fd-check": "fd_check"}
     while i < len(argv):
         a = argv[i]
@@ -138,7 +141,7 @@ def _import_runtime():
         package = importlib.util.module_from_spec(spec)
         sys.modules[RUNTIME_NAME] = package
         spec.loader.exec_module(package)
-    names = ("session", "report", "recorder", "finite_difference")
+    names = ("session", "report", "recorder", "finite_difference", "overlay")
     return tuple(importlib.import_module(f"{RUNTIME_NAME}.{name}") for name in names)
 
 
@@ -172,6 +175,40 @@ def _script_error(exc: BaseException) -> dict:
     return {"type": type(exc).__name__, "message": str(exc), "traceback": text}
 
 
+def _is_zip(path: str) -> bool:
+    import zipfile
+
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def _run_file(script: str) -> None:
+    """Run a script file as `python SCRIPT` does: in `__main__`, with `__file__` and every code
+    path absolute (so a script that calls os.chdir is still found by its frames) while
+    sys.argv[0] stays as the user typed it. The source is read through io.open_code, which
+    the overlay serves when --apply verifies an edit of the script."""
+    import io
+    import types
+    from importlib.machinery import SourceFileLoader
+
+    path = os.path.abspath(script)
+    with io.open_code(path) as handle:
+        source = handle.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=path, __cached__=None, __package__=None, __spec__=None,
+                         __loader__=SourceFileLoader("__main__", path), __builtins__=__builtins__)
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = main
+    try:
+        exec(code, main.__dict__)
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
 def _run_target(o: Options) -> None:
     import runpy
 
@@ -183,7 +220,10 @@ def _run_target(o: Options) -> None:
         script = o.script or ""
         sys.argv = [script] + o.args
         sys.path.insert(0, os.path.dirname(os.path.realpath(script)))
-        runpy.run_path(script, run_name="__main__")
+        if os.path.isfile(script) and not _is_zip(script):
+            _run_file(script)
+        else:  # a folder or zip with __main__.py
+            runpy.run_path(script, run_name="__main__")
 
 
 def _dispatch_writes(sess):
@@ -202,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 2
-    session_mod, report_mod, recorder_mod, fd_mod = _import_runtime()
+    session_mod, report_mod, recorder_mod, fd_mod, overlay_mod = _import_runtime()
     report_path = os.path.abspath(o.report)
     target = o.script if o.script is not None else "-m " + (o.module or "")
     if o.root:
@@ -221,6 +261,17 @@ def main(argv: list[str] | None = None) -> int:
                 "type": "RecordingError", "message": f"cannot load {o.compare}: {e}", "traceback": ""},
                 None, None))
             return 0
+
+    overlay = None
+    if o.overlay:
+        try:
+            overlay = overlay_mod.load(o.overlay)
+        except Exception as e:  # the engine's bug: say so rather than run the unedited files
+            report_mod.write(report_path, report_mod.build(target, [], 0, {
+                "type": "OverlayError", "message": f"cannot load {o.overlay}: {e}", "traceback": ""},
+                None, None))
+            return 0
+        overlay.install()
 
     seed_everything(0)
     nudger = None
@@ -278,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
                                           if isinstance(exit_code, int) else None})
     if nudger is not None:
         rep["fd"] = nudger.report()
+    if overlay is not None:
+        overlay.uninstall()
+        rep["overlay"] = {"served": overlay.served()}
     report_mod.write(report_path, rep)
     return 0
 

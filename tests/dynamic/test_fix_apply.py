@@ -1,4 +1,4 @@
-"""--apply's rounds with a scripted runtime: write, verify, roll back byte for byte."""
+"""--apply's rounds with a scripted runtime: edit in memory, verify, write only a verified fix."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def script(tmp_path: Path) -> Path:
 
 
 def _apply(script: Path, runtime: ScriptedRuntime, **kw):
-    def planner(problems, root, rep):
-        return plan_all(problems, root, rep, locate=fake_locate)
+    def planner(problems, root, rep, read=None):
+        return plan_all(problems, root, rep, locate=fake_locate, read=read)
 
     request = Request(script=script.name, root=str(script.parent), cwd=str(script.parent))
     return apply_fix(request, runner=runtime, planner=planner, rewrite=fake_rewrite, cwd=script.parent, **kw)
@@ -61,15 +61,59 @@ def test_fixed_when_the_rerun_matches_the_reference(script: Path) -> None:
     ({**GOOD, "backward_ok": False}, "backward still fails"),
     (None, "no verification"),
 ])
-def test_anything_not_verified_is_rolled_back_byte_for_byte(script: Path, verification, why) -> None:
-    runtime = ScriptedRuntime([report([problem(script, 5)]), report(verification=verification)])
+def test_anything_not_verified_is_never_written(script: Path, verification, why) -> None:
+    inode = os.stat(script).st_ino
+
+    def rerun():  # while the fix is verified, the user's file is still the original, same inode
+        assert script.read_bytes() == ORIGINAL and os.stat(script).st_ino == inode
+        return report(verification=verification)
+
+    runtime = ScriptedRuntime([report([problem(script, 5)]), rerun])
     outcome = _apply(script, runtime)
     assert (outcome.status, outcome.exit_code) == ("not-verified", ExitCode.FOUND)
-    assert script.read_bytes() == ORIGINAL
+    assert script.read_bytes() == ORIGINAL and os.stat(script).st_ino == inode
     assert oct(os.stat(script).st_mode & 0o777) == "0o640"
-    assert why in outcome.why and outcome.restored == ("train.py",)
-    assert "restored byte for byte" in outcome.summary
+    assert why in outcome.why and outcome.restored == ()
+    assert outcome.summary.endswith("; no file was changed")
     assert not [p for p in script.parent.iterdir() if p.name.endswith(".ipf-tmp")]
+    assert not list((script.parent / ".inplace-fix").glob("journal/*")), "no journal is left behind"
+
+
+def test_the_rerun_reads_the_edit_from_the_overlay(script: Path) -> None:
+    import json
+
+    seen = {}
+
+    def rerun():
+        seen.update(json.loads(Path(runtime.targets[-1].overlay).read_text())["files"])
+        return report(verification=GOOD)
+
+    runtime = ScriptedRuntime([report([problem(script, 5)]), rerun])
+    outcome = _apply(script, runtime)
+    assert outcome.status == "fixed" and runtime.targets[0].overlay is None
+    assert list(seen) == [str(script.resolve())]
+    assert "x = x + 1" in seen[str(script.resolve())]["text"]
+
+
+def test_an_edit_the_overlay_did_not_reach_is_verified_on_disk_and_restored(script: Path) -> None:
+    on_disk = []
+
+    def rerun(served):
+        def make():
+            on_disk.append(script.read_bytes())
+            return report(verification={**GOOD, "losses_equal": False}, overlay={"served": served})
+        return make
+
+    # the first re-run did not read train.py through the overlay (another process imported it):
+    # the edit is written under the journal and the run repeated, then restored when refuted
+    runtime = ScriptedRuntime([report([problem(script, 5)]), rerun([]), rerun([])])
+    outcome = _apply(script, runtime)
+    assert len(runtime.calls) == 3 and runtime.targets[2].overlay is None
+    assert on_disk[0] == ORIGINAL and on_disk[1] == ORIGINAL.replace(b"x += 1", b"x = x + 1")
+    assert outcome.status == "not-verified" and outcome.restored == ("train.py",)
+    assert "restored byte for byte" in outcome.summary
+    assert script.read_bytes() == ORIGINAL and oct(os.stat(script).st_mode & 0o777) == "0o640"
+    assert not list((script.parent / ".inplace-fix").glob("journal/*"))
 
 
 def test_a_second_bug_behind_the_first_gets_a_second_round(script: Path, tmp_path: Path) -> None:
@@ -199,8 +243,8 @@ def test_an_interrupted_round_still_rolls_back(script: Path) -> None:
 
 
 def test_a_rewrite_that_crashes_is_reported_not_raised(script: Path) -> None:
-    def planner(problems, root, rep):
-        return plan_all(problems, root, rep, locate=fake_locate)
+    def planner(problems, root, rep, read=None):
+        return plan_all(problems, root, rep, locate=fake_locate, read=read)
 
     def broken(source, targets):
         raise RuntimeError("rule bug")
@@ -220,3 +264,14 @@ def test_a_rewrite_that_does_not_remove_the_problem_stops_early(script: Path) ->
     outcome = _apply(script, runtime)
     assert outcome.status == "not-verified" and "did not remove the problem" in outcome.why
     assert len(runtime.calls) == 2 and script.read_bytes() == ORIGINAL
+
+
+def test_a_file_saved_by_the_user_during_verification_is_not_overwritten(script: Path) -> None:
+    def rerun():  # the user's editor saves the file while the re-run verifies the fix
+        script.write_bytes(ORIGINAL + b"# my own change\r\n")
+        return report(verification=GOOD)
+
+    outcome = _apply(script, ScriptedRuntime([report([problem(script, 5)]), rerun]))
+    assert outcome.status == "not-verified" and outcome.files == ()
+    assert "train.py changed on disk while the fix was being verified" in outcome.why
+    assert script.read_bytes() == ORIGINAL + b"# my own change\r\n"

@@ -29,7 +29,7 @@ def _planner(script: Path, order: tuple[str, ...] = ("IPF001", "IPF004")):
     """Two candidates for the one problem: the write out of place (line 5), the flag (line 4)."""
     where = {"IPF001": (5, 4), "IPF004": (4, 13)}
 
-    def planner(problems, root, rep):
+    def planner(problems, root, rep, read=None):
         fixes = [PlannedFix(0, code, script, *where[code], f"apply {code}", "modified_at") for code in order]
         return Plan((fixes[0],), (), tuple(fixes[1:]))
 

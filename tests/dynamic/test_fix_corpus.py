@@ -137,6 +137,7 @@ def test_fixable_script_is_fixed_exactly_as_the_golden(corpus_runs, name: str) -
     second = run["second"]
     assert (_report(second)["status"], second.returncode) == ("clean", 0)
     assert run["after_second"] == run["after"]
+    assert not list(Path(run["root"]).glob(".inplace-fix/journal/*")), "a finished run leaves no journal"
     # the golden (what the second run ran) prints the reference run's losses
     golden_output = second.stderr  # with --json the script's own output goes to stderr
     reference = loss_lines(first.stderr)
@@ -172,7 +173,8 @@ def test_rollback_when_the_only_candidate_allowed_changes_the_loss(corpus_runs) 
     report = _report(run["first"])
     assert report["status"] == "not-verified" and run["first"].returncode == 1
     assert "loss differs" in report["why"]
-    assert report["restored"], "the rewrite should have been written, then restored"
+    assert report["restored"] == [], "the rewrite was verified in memory: nothing was written to restore"
+    assert report["summary"].endswith("; no file was changed")
     assert run["after"] == run["before"]  # byte-identical, every file
     assert report["verification"]["losses_equal"] is False
     tried = report["problems"][0]["candidates"]

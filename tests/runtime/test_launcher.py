@@ -157,3 +157,15 @@ def test_no_follow_up_starts_once_the_budget_is_spent(tmp_path: Path) -> None:
     check = finite_difference_check(request_for(s, python=str(python), timeout=7), deadline=time.monotonic())
     assert check == {"available": False, "why": "the float64 runs did not run: no time was left of --timeout 7 s"}
     assert _launches(log) == []
+
+
+def test_the_supervisor_relays_how_the_script_ended(tmp_path: Path) -> None:
+    from inplace_fix.launcher import run
+
+    killed = write(tmp_path, "killed.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    returncode, timed_out, _ = run(request_for(killed, timeout=60), str(tmp_path / "r.json"), quiet=True)
+    assert (returncode, timed_out) == (-9, False)  # as if we had started the script ourselves
+    hangs = write(tmp_path, "hangs.py", "import time\ntime.sleep(600)\n")
+    returncode, timed_out, seconds = run(request_for(hangs, timeout=60), str(tmp_path / "r.json"), quiet=True,
+                                         timeout=3)
+    assert (returncode, timed_out) == (None, True) and seconds < 3 + KILL_GRACE_S + 3

@@ -104,3 +104,69 @@ def test_restore_puts_back_the_exact_bytes_and_mode(tmp_path: Path) -> None:
     restore(source)
     assert path.read_bytes() == b"x = 1\r\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o700
+
+
+def test_a_file_with_other_hard_links_is_rewritten_in_place_so_every_link_sees_it(tmp_path: Path) -> None:
+    path, other = tmp_path / "a.py", tmp_path / "b.py"
+    path.write_bytes(b"a much longer old text\n")
+    os.chmod(path, 0o750)
+    os.link(path, other)
+    inode = path.stat().st_ino
+    source = read_source(path)
+    write_atomic(path, b"new\n", source.mode)
+    assert other.read_bytes() == b"new\n"  # the tail of the longer old text is gone too
+    assert path.stat().st_ino == inode and path.stat().st_nlink == 2
+    assert stat.S_IMODE(path.stat().st_mode) == 0o750
+    restore(source)
+    assert other.read_bytes() == b"a much longer old text\n" and path.stat().st_ino == inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "b.py"]
+
+
+needs_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                                reason="giving a file to another user takes root")
+
+
+@needs_root
+def test_a_rewrite_as_root_leaves_a_users_file_to_that_user(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    os.chown(path, 65534, 65534)
+    os.chmod(path, 0o6755)  # set-id bits: a change of owner would clear them
+    source = read_source(path)
+    write_atomic(path, b"new\n", source.mode)
+    after = path.stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (65534, 65534, 0o6755)
+    restore(source)
+    assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534) and path.read_bytes() == b"old\n"
+
+
+@needs_root
+def test_a_file_that_cannot_be_given_back_to_its_owner_is_not_taken_over(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    os.chown(path, 65534, 65534)
+
+    def refused(fd: int, uid: int, gid: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchown", refused)
+    with pytest.raises(PermissionError, match="belongs to uid 65534"):
+        write_atomic(path, b"new\n")
+    assert path.read_bytes() == b"old\n" and path.stat().st_uid == 65534
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py"]
+
+
+@needs_root
+def test_our_own_file_is_written_even_when_its_group_cannot_be_kept(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.py"
+    path.write_bytes(b"old\n")
+    os.chown(path, os.geteuid(), 65534)
+
+    def refused(fd: int, uid: int, gid: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchown", refused)
+    write_atomic(path, b"new\n")
+    assert path.read_bytes() == b"new\n" and path.stat().st_uid == os.geteuid()

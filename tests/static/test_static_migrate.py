@@ -263,3 +263,19 @@ def test_progress_bar_on_a_terminal_for_long_runs_only(tmp_path) -> None:
     assert "migrate" in stderr_of(["migrate", "."], tty=True) and "100%" in stderr_of(["migrate", "."], tty=True)
     assert "100%" not in stderr_of(["migrate", "."], tty=False)
     assert "100%" not in stderr_of(["migrate", "m000.py"], tty=True)  # short run: no bar
+
+
+def test_a_loop_with_no_finding_next_to_a_rewrite_is_left_as_it_is(tmp_path, monkeypatch) -> None:
+    source = (
+        "import torch.nn as nn\n"
+        "\n"
+        "\n"
+        "def main(steps):\n"
+        "    for step in range(steps):\n"
+        "        print(step)\n"
+        "    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True))\n"
+    )
+    (tmp_path / "m.py").write_text(source)
+    result = migrate(tmp_path, monkeypatch, "--apply", "--unsafe-fixes", "m.py")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.py").read_text() == source.replace("nn.ReLU(inplace=True)", "nn.ReLU()")
