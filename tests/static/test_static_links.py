@@ -16,19 +16,8 @@ from click.testing import CliRunner
 from inplace_fix.cli import main
 from inplace_fix.errors import InputError
 from inplace_fix.request import Request, check_request
+from static_helpers import NET
 
-NET = (
-    "import torch.nn as nn\n"
-    "import torch.nn.functional as F\n"
-    "\n"
-    "net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True))\n"
-    "\n"
-    "\n"
-    "def forward(a):\n"
-    "    x = a * 2\n"
-    "    x = F.relu(x, inplace=True)\n"
-    "    return x\n"
-)
 BROKEN = (  # backward fails: sigmoid saved its output, which mul_ then changes
     "import torch\n"
     "x = torch.ones(3, requires_grad=True)\n"

@@ -18,19 +18,8 @@ import inplace_fix.transforms.api
 from inplace_fix.cli import main
 from inplace_fix.transforms.base import FixSafety
 from inplace_fix.transforms.registry import ALL_RULES
+from static_helpers import NET
 
-NET = (
-    "import torch.nn as nn\n"
-    "import torch.nn.functional as F\n"
-    "\n"
-    "net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True))\n"
-    "\n"
-    "\n"
-    "def forward(a):\n"
-    "    x = a * 2\n"
-    "    x = F.relu(x, inplace=True)\n"
-    "    return x\n"
-)
 ENTRY = "import sys; from inplace_fix.cli import main; sys.exit(main(prog_name='inplace-fix'))"
 
 

@@ -20,20 +20,9 @@ from inplace_fix.cli import main
 from inplace_fix.transforms.api import analyze, rewrite
 from inplace_fix.transforms.base import FixSafety
 from inplace_fix.workset import default_codes
+from static_helpers import NET
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-NET = (
-    "import torch.nn as nn\n"
-    "import torch.nn.functional as F\n"
-    "\n"
-    "net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True))\n"
-    "\n"
-    "\n"
-    "def forward(a):\n"
-    "    x = a * 2\n"
-    "    x = F.relu(x, inplace=True)\n"
-    "    return x\n"
-)
 NET_FIXED = NET.replace("nn.ReLU(inplace=True)", "nn.ReLU()").replace("F.relu(x, inplace=True)", "F.relu(x)")
 BUDGET = "0.1"  # seconds: a tiny file takes milliseconds, the 1 MB file seconds
 
