@@ -10,7 +10,8 @@ classes whose forward methods use in-place methods, `+=`, `.data`, indexed write
 `torch.no_grad()` blocks. Each size runs `inplace-fix scan` and `inplace-fix migrate`
 (dry run, with --unsafe-fixes, and --apply) as a subprocess of the real CLI with one
 process and no time budget, measuring wall time, CPU time and the child's peak RSS,
-and a bare libcst parse of the same text for scale.
+and a bare parse of the same text with the stdlib `ast` (the yardstick: each command's CPU time is
+also given as a multiple of it, `x ast`) and with libcst.
 
 Linear time means a flat CPU-seconds-per-MB column. Exits 1 when a target is missed
 (1 MB under 2 s, 5 MB under 10 s of CPU, peak memory under 300 MB) unless --quick.
@@ -198,10 +199,12 @@ def _run_cli(args: list[str], cwd: Path) -> tuple[float, float, float, int]:
     return seconds, cpu, kb / 1024, proc.returncode
 
 
-def _parse_only(path: Path) -> tuple[float, float, float]:
-    """A bare libcst parse of the whole file: the floor for any rewrite that needs all of it."""
-    code = ("import resource, sys, time\nimport libcst\ntext = open(sys.argv[1]).read()\n"
-            "t = time.perf_counter(); c = time.process_time(); libcst.parse_module(text)\n"
+def _parse_only(path: Path, parser: str = "libcst") -> tuple[float, float, float]:
+    """A bare parse of the whole file: libcst's (the floor for a rewrite that needs all of it) or the
+    stdlib's (`ast`: the floor for any analysis, and the yardstick of this machine's speed)."""
+    call = "libcst.parse_module(text)" if parser == "libcst" else "ast.parse(text)"
+    code = (f"import resource, sys, time\nimport {parser}\ntext = open(sys.argv[1]).read()\n"
+            f"t = time.perf_counter(); c = time.process_time(); {call}\n"
             "print(time.perf_counter() - t, time.process_time() - c, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     seconds, cpu, kb = out.stdout.split()
@@ -228,18 +231,28 @@ def measure(size_kb: int, work: Path, parse: bool = True) -> list[Measure]:
         path.write_text(text)
         seconds, cpu, peak, code = _run_cli([*args, "--jobs", "1", "--file-timeout", "0", path.name], folder)
         out.append(Measure(real_kb, name, seconds, cpu, peak, code))
+    path.write_text(text)
+    seconds, cpu, peak = _parse_only(path, "ast")
+    out.append(Measure(real_kb, AST_ROW, seconds, cpu, peak, 0))
     if parse and size_kb <= PARSE_MAX_KB:
-        path.write_text(text)
         seconds, cpu, peak = _parse_only(path)
         out.append(Measure(real_kb, "libcst parse only", seconds, cpu, peak, 0))
     return out
 
 
+AST_ROW = "ast.parse only"
+
+
 def _table(rows: list[Measure], header: bool = True) -> str:
-    lines = [f"{'size':>8}  {'command':<18} {'wall s':>7} {'cpu s':>7} {'cpu s/MB':>8} {'peak MB':>8} {'exit':>4}"]
+    """One line per command; `x ast` is its CPU time over a bare `ast.parse` of the same file in the
+    same run (machines differ by 2x and more; the ratio does not)."""
+    lines = [f"{'size':>8}  {'command':<18} {'wall s':>7} {'cpu s':>7} {'cpu s/MB':>8} {'x ast':>6} "
+             f"{'peak MB':>8} {'exit':>4}"]
+    floor = {m.size_kb: m.cpu for m in rows if m.command == AST_ROW}
     for m in rows:
+        ratio = m.cpu / floor[m.size_kb] if floor.get(m.size_kb) else float("nan")
         lines.append(f"{m.size_kb:>6}KB  {m.command:<18} {m.seconds:>7.2f} {m.cpu:>7.2f} "
-                     f"{m.cpu / (m.size_kb / 1024):>8.2f} {m.peak_mb:>8.0f} {m.exit_code:>4}")
+                     f"{m.cpu / (m.size_kb / 1024):>8.2f} {ratio:>6.1f} {m.peak_mb:>8.0f} {m.exit_code:>4}")
     return "\n".join(lines if header else lines[1:])
 
 
@@ -247,7 +260,7 @@ def _missed(rows: list[Measure]) -> list[str]:
     """Targets are on CPU time (wall time on a shared machine measures the neighbours)."""
     missed = []
     for m in rows:
-        if m.command.startswith("libcst"):
+        if m.command.startswith("libcst") or m.command == AST_ROW:
             continue
         for kb, limit in TARGETS.items():
             if abs(m.size_kb - kb) <= kb * 0.1 and m.cpu > limit:

@@ -78,6 +78,7 @@ class MigrateResult(ScanResult):
     """A migration: per file the diff, what was fixed, skipped as unsafe, or left to a human."""
 
     applied: bool = False  # the changes were written
+    recovered: tuple[Recovered, ...] = ()  # what --apply undid first: the journals of runs that died
 
     @property
     def changed(self) -> tuple[FileResult, ...]:
@@ -90,7 +91,7 @@ class MigrateResult(ScanResult):
 
 
 def _static(paths: Sequence[str], options: StaticOptions, fix: bool, write: bool, cwd: str | None,
-            progress: Progress | None) -> tuple[tuple[FileResult, ...], tuple[FileError, ...]]:
+            progress: Progress | None) -> tuple[tuple[FileResult, ...], tuple[FileError, ...], tuple[Recovered, ...]]:
     from inplace_fix.bulk import run_many
     from inplace_fix.workset import build_workset
 
@@ -111,23 +112,38 @@ def _static(paths: Sequence[str], options: StaticOptions, fix: bool, write: bool
         if progress is not None:
             progress(done, total)
 
-    results = run_many(jobs, jobs=options.jobs, on_done=on_done)
+    recovered: tuple[Recovered, ...] = ()
+    if write:  # locked, a dead run undone, then every file journaled and written by this process
+        from inplace_fix.batch_write import BatchWrite, write_roots
+
+        here = Path(cwd or os.getcwd())
+        with BatchWrite(write_roots([here / p for p in paths], (t.path for t, _ in jobs))) as batch:
+            results = batch.commit(run_many(jobs, jobs=options.jobs, on_done=on_done, on_result=batch.stage))
+        recovered = batch.recovered
+    else:
+        results = run_many(jobs, jobs=options.jobs, on_done=on_done)
     errors = list(workset.problems) + [FileError(r.display, r.error) for r in results if r.error]
-    return results, tuple(errors)
+    return results, tuple(errors), recovered
 
 
 def scan(paths: Sequence[str], options: StaticOptions = StaticOptions(), *, cwd: str | None = None,
          progress: Progress | None = None) -> ScanResult:
     """Every in-place site that can break autograd, with rule codes. Runs no code."""
-    files, errors = _static(paths, options, fix=False, write=False, cwd=cwd, progress=progress)
+    files, errors, _ = _static(paths, options, fix=False, write=False, cwd=cwd, progress=progress)
     return ScanResult(files, errors)
 
 
 def migrate(paths: Sequence[str], options: StaticOptions = StaticOptions(), apply: bool = False, *,
             cwd: str | None = None, progress: Progress | None = None) -> MigrateResult:
-    """The static rewrite of every fixable site: diffs (dry run), or written atomically with `apply`."""
-    files, errors = _static(paths, options, fix=True, write=apply, cwd=cwd, progress=progress)
-    return MigrateResult(files, errors, applied=apply)
+    """The static rewrite of every fixable site: diffs (dry run), or written with `apply`.
+
+    With `apply` the run holds each project root's lock (raises `LockBusy`, an InputError,
+    when another run holds one), first undoes what a run that died left (`recovered`), and
+    writes under the journal: a crash leaves each file its original or its whole rewrite,
+    and the next run puts the originals back. A dry run takes no lock and writes nothing.
+    """
+    files, errors, recovered = _static(paths, options, fix=True, write=apply, cwd=cwd, progress=progress)
+    return MigrateResult(files, errors, applied=apply, recovered=recovered)
 
 
 # ------------------------------------------------------------------ dynamic: diagnose, fix

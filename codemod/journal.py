@@ -6,13 +6,16 @@ does not. Each run that writes keeps one journal folder:
 
     .inplace-fix/.gitignore            "*": nothing here is ever committed
     .inplace-fix/journal/<id>/N.orig   the original bytes of the N-th file, written first
+    .inplace-fix/journal/<id>/N.new    (a run of many files) the bytes it will write, kept here
+                                       instead of in memory until it writes them
     .inplace-fix/journal/<id>/journal.json
-        {"pid", "started", "verified", "files": [{"path", "original", "mode", "written": [sha256...]}]}
+        {"pid", "started", "verified", "command", "files": [{"path", "original", "mode", "written": [sha256...]}]}
 
 Order of a write: the original copy, then journal.json naming the hash about to be
 written, then the file. A journal whose run finished is removed. `recover` (run by
 the next run in the project, or `inplace-fix restore`) finds the journals of runs that
-died: an unverified one, or a verified one whose files are not all written yet, has
+died (`command` names it: "" for `inplace-fix SCRIPT --apply`, or "migrate --apply"):
+an unverified one, or a verified one whose files are not all written yet, has
 every file put back to its original bytes; a verified one that finished writing is
 kept. A file changed by someone since our write is left alone and its original is
 kept under `.inplace-fix/recovered/`.
@@ -20,6 +23,7 @@ kept under `.inplace-fix/recovered/`.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -62,23 +66,30 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+def _write_durably(path: Path, data: bytes, sync_folder: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    if sync_folder:
+        _fsync_dir(path.parent)
+
+
+def _spool_name(entry: dict) -> str:
+    return entry["original"].removesuffix(".orig") + ".new"
 
 
 class Journal:
     """One run's journal; the folder appears with the first file saved."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, command: str = "") -> None:
         self.root = Path(root)
+        self.command = command  # which command wrote it, for the lines `recover` leads to
         self._folder: Path | None = None
         self._entries: dict[Path, dict] = {}
+        self._saved = 0  # originals saved so far: names them, never reused
         self._verified = False
 
     @property
@@ -98,19 +109,50 @@ class Journal:
     def _save_index(self) -> None:
         folder = self._open()
         data = {"pid": os.getpid(), "started": self._started, "verified": self._verified,
+                **({"command": self.command} if self.command else {}),
                 "files": [dict(entry, path=str(path)) for path, entry in sorted(self._entries.items())]}
         _write_durably(folder / "journal.json", json.dumps(data, indent=1).encode("utf-8"))
 
     def will_write(self, original: SourceFile, data: bytes) -> None:
         """Before `data` replaces `original.path`: keep the original (once) and name what comes."""
-        entry = self._entries.get(original.path)
+        self.stage(original.path, original.data, original.mode, data)
+        self.save()
+
+    def stage(self, path: Path, original: bytes, mode: int | None, data: bytes, *, spool: bool = False) -> None:
+        """`will_write` for one of many files: the index is saved by `save`, once for them all
+        (saving it per file would rewrite it as often as there are files). With `spool`, `data`
+        is kept beside the original, for `spooled`: the caller need not hold every file's new
+        bytes until it writes them."""
+        entry = self._entries.get(path)
         if entry is None:
             folder = self._open()
-            name = f"{len(self._entries)}.orig"
-            _write_durably(folder / name, original.data)
-            entry = self._entries[original.path] = {"original": name, "mode": original.mode, "written": []}
+            name = f"{self._saved}.orig"
+            self._saved += 1
+            _write_durably(folder / name, original, sync_folder=False)  # the index's save syncs the folder
+            entry = self._entries[path] = {"original": name, "mode": mode, "written": []}
         entry["written"].append(_sha(data))
-        self._save_index()
+        if spool:
+            (self._open() / _spool_name(entry)).write_bytes(data)  # read back by this run only: no fsync
+
+    def spooled(self, path: Path) -> bytes:
+        """The bytes `stage(..., spool=True)` kept for `path`."""
+        return (self._open() / _spool_name(self._entries[path])).read_bytes()
+
+    def save(self) -> None:
+        """Make the index durable: from here on a crash is undone by `recover`."""
+        if self._entries or self._folder is not None:
+            self._save_index()
+
+    def forget(self, path: Path) -> None:
+        """A file the run will not write after all (it holds its original bytes): out of the
+        index, so that `recover` does not judge the run's other files by it."""
+        entry = self._entries.pop(path, None)
+        if entry is not None and self._folder is not None:
+            for name in (entry["original"], _spool_name(entry)):
+                try:
+                    os.unlink(self._folder / name)
+                except OSError:
+                    pass
 
     def mark_verified(self) -> None:
         """What is written from here on is a verified fix: a crash mid-way is still undone, a
@@ -136,6 +178,7 @@ class Recovered:
     started: str = ""
     pid: int | None = None
     kept_copy: Path | None = None
+    command: str = ""  # the dead run's command (Journal.command): "" for `inplace-fix SCRIPT --apply`
 
 
 def recover(root: Path | str) -> list[Recovered]:
@@ -151,39 +194,50 @@ def recover(root: Path | str) -> list[Recovered]:
     return out
 
 
+def _remove_temp_files(path: Path) -> None:
+    """The temporary files `write_atomic` leaves beside `path` when killed before its rename."""
+    target = Path(os.path.realpath(path))
+    try:
+        for temp in target.parent.glob(f".{glob.escape(target.name)}.*.ipf-tmp"):
+            temp.unlink()
+    except OSError:
+        pass
+
+
 def _recover_one(root: Path, folder: Path) -> list[Recovered]:
     try:
         index = json.loads((folder / "journal.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []  # no index: the run died before its first write
-    started, pid = str(index.get("started") or ""), index.get("pid")
+    started, pid, command = str(index.get("started") or ""), index.get("pid"), str(index.get("command") or "")
     entries = [e for e in index.get("files") or () if isinstance(e, dict) and e.get("written")]
-    now = {}
+    now = {}  # each file's hash, not its bytes: a migrate's journal can name thousands of files
     for entry in entries:
         try:
-            now[entry["path"]] = Path(entry["path"]).read_bytes()
+            now[entry["path"]] = _sha(Path(entry["path"]).read_bytes())
         except OSError:
             now[entry["path"]] = None
-    finished = bool(index.get("verified")) and all(_sha(now[e["path"]]) == e["written"][-1] for e in entries)
+    finished = bool(index.get("verified")) and all(now[e["path"]] == e["written"][-1] for e in entries)
     out = []
     for entry in entries:
         path = Path(entry["path"])
+        _remove_temp_files(path)
         try:
             original = (folder / entry["original"]).read_bytes()
         except OSError:
             continue
         current = now[entry["path"]]
         if finished:
-            out.append(Recovered(path, "kept-fix", started, pid))
-        elif current == original:
-            out.append(Recovered(path, "unchanged", started, pid))
-        elif _sha(current) in entry["written"]:
+            out.append(Recovered(path, "kept-fix", started, pid, command=command))
+        elif current == _sha(original):
+            out.append(Recovered(path, "unchanged", started, pid, command=command))
+        elif current in entry["written"]:
             write_atomic(path, original, entry.get("mode"))
-            out.append(Recovered(path, "restored", started, pid))
+            out.append(Recovered(path, "restored", started, pid, command=command))
         else:
             keep = state_dir(root) / "recovered"
             keep.mkdir(exist_ok=True)
             copy = keep / f"{path.name}.{folder.name}.orig"
             shutil.copyfile(folder / entry["original"], copy)
-            out.append(Recovered(path, "changed-since", started, pid, copy))
+            out.append(Recovered(path, "changed-since", started, pid, copy, command))
     return out

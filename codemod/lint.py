@@ -1,14 +1,17 @@
-"""One file, start to finish: read, analyze, apply ignore comments, rewrite, check, write.
+"""One file, start to finish: read, analyze, apply ignore comments, rewrite, check.
 
 This is the unit of work `bulk` hands to a worker process, so it never raises:
 every problem becomes `FileResult.error` with a reason the user can act on, and
 the run goes on with the next file. `scan` uses only the stdlib-`ast` half;
-libcst parses a file only when it has findings to rewrite.
+libcst parses a file only when it has findings to rewrite. It never writes: with
+`LintOptions.write` the new bytes come back as `FileResult.pending`, and the one
+process that owns the run's lock and journal writes them (`batch_write`).
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import re
 import warnings
 from collections.abc import Collection, Iterator, Sequence
@@ -16,12 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inplace_fix.fileio import SourceError, SourceFile, encode, read_source, write_atomic
+from inplace_fix.fileio import SourceError, SourceFile, encode, read_source
 from inplace_fix.patch import unified_diff
 from inplace_fix.suppressions import is_suppressed, parse_suppressions
 from inplace_fix.transforms.base import Finding, FixSafety, Position
 
-__all__ = ["DEFAULT_FILE_TIMEOUT", "LintOptions", "FileResult", "FileError", "FileTimeout", "lint_file"]
+__all__ = ["DEFAULT_FILE_TIMEOUT", "LintOptions", "FileResult", "FileError", "FileTimeout", "PendingWrite",
+           "lint_file"]
 
 DEFAULT_FILE_TIMEOUT = 30.0  # seconds: far above any real file (a 5 MB file takes seconds), a hang is cut
 RETRY = 0.05  # seconds between further alarms once the budget is spent (see _budget)
@@ -34,7 +38,7 @@ class LintOptions:
     rules: frozenset[str]
     fix: bool = False  # rewrite (migrate); False: findings only (scan)
     unsafe: bool = False  # also apply fixes whose safety is UNSAFE
-    write: bool = False  # write rewritten files (migrate --apply)
+    write: bool = False  # return the rewritten bytes for writing (migrate --apply): FileResult.pending
     min_confidence: str = "medium"  # findings less sure than this are neither reported nor rewritten
     file_timeout: float | None = DEFAULT_FILE_TIMEOUT  # seconds of wall time per file; None or 0: no budget
 
@@ -45,6 +49,15 @@ class FileError:
 
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """The bytes a rewrite would write, and the hash of the bytes it was made from: the writer
+    leaves alone a file that changed after it was read."""
+
+    data: bytes
+    read_sha: str  # sha256 of the file's bytes as read
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,7 @@ class FileResult:
     error: str | None = None
     error_kind: str = ""  # "read" | "parse" | "rewrite" | "write" | "timeout" | "internal"
     notes: tuple[str, ...] = field(default=())
+    pending: PendingWrite | None = field(default=None, repr=False, compare=False)  # to write; None once written
 
     @property
     def changed(self) -> bool:
@@ -97,16 +111,30 @@ def _analyze(source: SourceFile, display: str, rules: Collection[str]) -> list[F
             gc.enable()
 
 
-def _compiles(text: str, display: str) -> str | None:
+def _compiles(text: str, display: str, flags: int = 0) -> str | None:
     """None when `text` compiles as a module, else the reason it does not."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(text, display, "exec", dont_inherit=True)
+            compile(text, display, "exec", flags=flags, dont_inherit=True)
     except SyntaxError as exc:
         return f"{exc.msg} (line {exc.lineno})"
     except (ValueError, RecursionError, MemoryError) as exc:
         return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _rewrite_compiles(outcome, display: str) -> str | None:
+    """Does the rewritten file compile? Each changed top-level statement is compiled on its own
+    (the rest is the original's, which compiled): a large file is not compiled whole, in time or
+    memory (compiling 5 MB at once takes over half a gigabyte)."""
+    statements = getattr(outcome, "statements", ())
+    if not statements:
+        return _compiles(outcome.source, display)
+    for text in statements:
+        problem = _compiles(text, display, getattr(outcome, "future_flags", 0))
+        if problem is not None:
+            return problem
     return None
 
 
@@ -158,7 +186,7 @@ def _rewrite(source: SourceFile, display: str, findings: list[Finding], options:
     if outcome.source == source.text:
         result["unfixed"] = tuple(sorted(unfixed + fixed))
         return
-    problem = _compiles(outcome.source, display)
+    problem = _rewrite_compiles(outcome, display)
     if problem is not None:
         original_problem = _compiles(source.text, display)
         reason = (f"the file does not compile even before any rewrite: {original_problem}" if original_problem
@@ -176,16 +204,7 @@ def _rewrite(source: SourceFile, display: str, findings: list[Finding], options:
     result["diff"] = _diff(display, source, outcome)
     result["encoding"] = source.encoding
     if options.write:
-        result["_data"] = data  # written by lint_file once the time budget is off
-
-
-def _write(source: SourceFile, data: bytes, result: dict) -> None:
-    try:
-        write_atomic(source.path, data, source.mode)
-    except OSError as exc:
-        result.update(error=f"cannot write: {exc.strerror or exc}", error_kind="write")
-        return
-    result["written"] = True
+        result["_data"] = data  # hashed by lint_file once the time budget is off
 
 
 def _diff(display: str, source: SourceFile, outcome) -> str:
@@ -319,9 +338,9 @@ def lint_file(path: Path, display: str, options: LintOptions) -> FileResult:
         if early is not None:
             return early
         data = result.pop("_data", None)
+        source = result.pop("_source", None)
         if data is not None and "error" not in result:
-            _write(result.pop("_source"), data, result)
-        result.pop("_source", None)
+            result["pending"] = PendingWrite(data, hashlib.sha256(source.data).hexdigest())
         return FileResult(path, display, **result)
     except Exception as exc:  # a bug of ours must not stop a run over a thousand files
         return FileResult(path, display, error=f"internal error: {type(exc).__name__}: {exc}", error_kind="internal",

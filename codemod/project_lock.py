@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 
@@ -30,6 +31,27 @@ _POLL_S = 0.1
 
 class LockBusy(InputError):
     """Another run holds the project's lock (exit 2: nothing was touched)."""
+
+
+_HELD: "weakref.WeakSet[ProjectLock]" = weakref.WeakSet()
+
+
+def _drop_in_child() -> None:
+    """A forked child (a `migrate` worker) lets go of its parent's locks: a flock belongs to the
+    open file, which fork shares, so a child still holding it would keep the project locked
+    after its parent was killed."""
+    for lock in list(_HELD):
+        fd, lock._fd = lock._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_in_child)
 
 
 class ProjectLock:
@@ -64,6 +86,7 @@ class ProjectLock:
             os.close(fd)
             return False
         self._fd = fd
+        _HELD.add(self)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         return True
@@ -89,6 +112,7 @@ class ProjectLock:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+            _HELD.discard(self)
 
     def __enter__(self) -> "ProjectLock":
         self.acquire()

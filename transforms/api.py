@@ -51,12 +51,14 @@ def rewrite(source: str, targets: Mapping[str, Collection[Position]]) -> Rewrite
     rules = {code: get_rule(code) for code in plan}
     from inplace_fix.transforms.rewriter import apply_rewrites  # imports libcst: only when something is rewritten
 
-    new_source, applied, edits = apply_rewrites(source, plan, rules)
+    done = apply_rewrites(source, plan, rules)
     return RewriteResult(
-        source=new_source,
-        applied=tuple(sorted({p for _, p in applied})),
-        applied_by_rule=applied,
-        edits=edits,
+        source=done.source,
+        applied=tuple(sorted({p for _, p in done.applied})),
+        applied_by_rule=done.applied,
+        edits=done.edits,
+        statements=done.statements,
+        future_flags=done.future_flags,
     )
 
 

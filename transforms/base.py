@@ -78,6 +78,7 @@ class Finding:
     fixable: bool = True
     safety: FixSafety = FixSafety.SAFE
     note: str = ""
+    no_fix: str = ""  # why a rewrite is not offered although the rule has one (it would change the result)
 
     @property
     def position(self) -> Position:
@@ -107,6 +108,10 @@ class RewriteResult:
     # the pieces of the file that changed, in order: (first line in the original, old text, new text);
     # the text between them is the original's, byte for byte (a diff of a large file needs only these)
     edits: tuple[tuple[int, str, str], ...] = field(default=())
+    # the new text of each top-level statement (or run of simple ones) that changed: the file compiles
+    # when each of them compiles on its own under `future_flags` (a large file need not be compiled whole)
+    statements: tuple[str, ...] = field(default=())
+    future_flags: int = 0
 
     @property
     def changed(self) -> bool:

@@ -7,11 +7,16 @@ result was); the operand, or the result, gets `.clone()` where the op runs:
     z = u * self.scale          ->  z = u * self.scale.clone()
     g = u.sigmoid()             ->  g = u.sigmoid().clone()
     s = self.table.weight @ q   ->  s = self.table.weight.clone() @ q
+    f = self.relu(self.conv(x)) ->  f = self.relu(self.conv(x)).clone()  # nn.ReLU(inplace=True)
 
 The op then computes the same values from an identical copy, and the later in-place write
 changes only the original: exactly what the reference run does (clone on write), so the
 fix verifies wherever the reference is right. Its cost is one copy of that tensor per
 forward pass, which the title says.
+
+An in-place op saves its result, the very tensor it wrote: a clone of its input would be
+written and saved in the input's stead, so the runtime names the result and the result
+is cloned (the program goes on with the copy, autograd keeps the original).
 """
 
 from __future__ import annotations

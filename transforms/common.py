@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from inplace_fix.transforms.context import FileContext, Site, dotted
+from inplace_fix.transforms.base import Finding, FixSafety
+from inplace_fix.transforms.context import FileContext, Site, dotted, nested_bodies
 from inplace_fix.transforms.cstutil import has_comment
+from inplace_fix.transforms.evidence.comments import keep_request
 from inplace_fix.transforms.lazycst import cst
 
 
@@ -182,7 +184,7 @@ def loop_of(ctx: FileContext, stmt: ast.stmt, name: str) -> ast.For | None:
     return None
 
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_STATEMENT_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)  # a loop outside does not hold their body
 
 
 def _enclosing_loops(ctx: FileContext) -> dict[int, tuple[ast.For, ...]]:
@@ -195,18 +197,19 @@ def _enclosing_loops(ctx: FileContext) -> dict[int, tuple[ast.For, ...]]:
     if cached is not None:
         return cached
     out: dict[int, tuple[ast.For, ...]] = {}
-    stack: list[tuple[ast.AST, tuple[ast.For, ...]]] = [(ctx.tree, ())]
-    while stack:
+    stack: list[tuple[ast.stmt, tuple[ast.For, ...]]] = [(stmt, ()) for stmt in reversed(ctx.tree.body)]
+    while stack:  # statements only: no expression holds a statement, so the rest of the tree is skipped
         node, loops = stack.pop()
-        if isinstance(node, ast.stmt):
-            out[id(node)] = loops
-        if isinstance(node, ast.For):
+        out[id(node)] = loops
+        t = type(node)
+        if t is ast.For:
             inside = loops + (node,)
-            stack.extend((child, inside) for child in (*node.body, *node.orelse))
-            stack.extend((child, loops) for child in (node.target, node.iter))
-            continue
-        for child in ast.iter_child_nodes(node):
-            stack.append((child, () if isinstance(child, _SCOPES) else loops))
+            stack.extend((child, inside) for child in reversed([*node.body, *node.orelse]))
+        elif t in _STATEMENT_SCOPES:
+            stack.extend((child, ()) for child in reversed(node.body))
+        else:
+            for body in reversed(nested_bodies(node, t)):
+                stack.extend((child, loops) for child in reversed(body))
     ctx._cache["enclosing_loops"] = out
     return out
 
@@ -299,3 +302,27 @@ def bound_names(target: cst.BaseExpression) -> set[str]:
     if isinstance(target, cst.StarredElement):
         return bound_names(target.value)
     return set()
+
+
+def declined(finding: Finding, reason: str | None) -> Finding:
+    """The same finding with no automatic fix, and why (a rewrite there would change what the
+    program computes, or the author asked to keep the operation); unchanged when `reason` is
+    None or the finding has no fix anyway."""
+    if reason is None or not finding.fixable:
+        return finding
+    note = "; ".join(x for x in (finding.note, reason) if x)
+    return replace(finding, fixable=False, safety=FixSafety.NONE, note=note, no_fix=reason)
+
+
+def decline_reason(ctx: FileContext, ev, stmt: ast.stmt, scope, rebound: tuple = ()) -> str | None:
+    """Why the rewrite of `stmt`, which rebinds each expression of `rebound` (names, attribute
+    chains), must not be offered: a comment asks to keep the operation (evidence/comments.py),
+    or a rebinding would not reach every reader of the old object (evidence/binding.py)."""
+    asked = keep_request(ctx, stmt)
+    if asked is not None:
+        return asked
+    for target in rebound:
+        why = ev.rebinding_blocker(target, scope, stmt)
+        if why is not None:
+            return why
+    return None

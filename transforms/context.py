@@ -121,7 +121,7 @@ class FileContext:
             elif t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
                 stack.append(iter(stmt.body))
             else:
-                stack.extend(iter(body) for body in reversed(_nested_bodies(stmt, t)))
+                stack.extend(iter(body) for body in reversed(nested_bodies(stmt, t)))
         return ctx
 
     # -- queries -------------------------------------------------------------
@@ -486,7 +486,7 @@ def _starred(value: ast.AST) -> ast.Starred:
     return node
 
 
-def _nested_bodies(stmt: ast.stmt, t: type) -> tuple[list[ast.stmt], ...]:
+def nested_bodies(stmt: ast.stmt, t: type) -> tuple[list[ast.stmt], ...]:
     """The statement lists directly inside a compound statement (functions and classes aside)."""
     if t is ast.For or t is ast.AsyncFor or t is ast.If or t is ast.While:
         return (stmt.body, stmt.orelse)
@@ -515,7 +515,7 @@ def _collect(body: list[ast.stmt], table: dict[str, list[ast.AST]]) -> None:
             for item in stmt.items:
                 if item.optional_vars is not None:
                     _record(table, item.optional_vars, item.context_expr, True)
-        for inner in (stmt.body,) if t is ast.ClassDef else _nested_bodies(stmt, t):
+        for inner in (stmt.body,) if t is ast.ClassDef else nested_bodies(stmt, t):
             _collect(inner, table)
 
 
@@ -559,7 +559,7 @@ def _collect_self_attrs(body: list[ast.stmt], table: dict[str, list[ast.AST]]) -
                         table.setdefault(x.attr, []).append(stmt.value)
             continue
         functions = t is ast.FunctionDef or t is ast.AsyncFunctionDef
-        for inner in (stmt.body,) if functions else _nested_bodies(stmt, t):
+        for inner in (stmt.body,) if functions else nested_bodies(stmt, t):
             _collect_self_attrs(inner, table)
 
 

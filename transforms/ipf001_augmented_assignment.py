@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, FixTarget, Rule
-from inplace_fix.transforms.common import bound_names, fresh_before, loop_of, pure_index, python_list
+from inplace_fix.transforms.common import (
+    bound_names, decline_reason, declined, fresh_before, loop_of, pure_index, python_list,
+)
 from inplace_fix.transforms.context import FileContext
 from inplace_fix.transforms.cstutil import binary_operator_for, is_reevaluable, parenthesize_operand
 from inplace_fix.transforms.evidence import Confidence, get_evidence
@@ -56,7 +58,14 @@ class AugmentedAssignment(Rule):
         "where another reference could see it (assigned to another name, an attribute or a "
         "container, appended, yielded, viewed, captured by a closure). Otherwise another reference "
         "saw the in-place update before and no longer does; passing the name to a call that keeps "
-        "it is not detected. Attribute targets are always unsafe."
+        "it is not detected. Attribute targets are always unsafe. No rewrite is offered at all (the "
+        "finding stays, with no automatic fix and the reason) where a rebinding cannot reach every reader "
+        "of the old tensor: a parameter the caller still sees (the function returns None or something "
+        "else, or a call in the file ignores the result or reads the argument again), a global or "
+        "closure variable (the new binding would make it local: UnboundLocalError) or one declared "
+        "`global`/`nonlocal`, a name that may be a Python list, dict or numpy array, a class attribute "
+        "through `self`; nor where a comment asks to keep the operation (`# NOTE leave as '+='`, "
+        "`# keep in-place`, `# must be in-place`, `# do not change`)."
     )
     statement_level: ClassVar[bool] = True
     valid: ClassVar[tuple[str, ...]] = (
@@ -177,6 +186,34 @@ class AugmentedAssignment(Rule):
             "import torch\n\ndef f(a, b):\n    x = torch.relu(a)\n    feats = [x]\n    x = x + b\n    return feats\n",
             unsafe=True,
         ),
+        # a parameter and `add_pos` returns None: the caller sees `x += pos`; kept, no fix
+        Example("import torch\n\ndef add_pos(x: torch.Tensor, pos):\n    x += pos\n"),
+        # a parameter returned, but a caller here ignores the result: kept, no fix
+        Example("import torch\n\ndef add_pos(x: torch.Tensor, pos):\n    x += pos\n    return x\n\n\n"
+                "def embed(a, pos):\n    add_pos(a, pos)\n    return a\n"),
+        # a parameter and `forward` returns something else: the caller's `token` sees the write; kept, no fix
+        Example("import torch.nn as nn\n\nclass Dec(nn.Module):\n    def forward(self, token):\n"
+                "        token += self.pos\n        return self.fc(token)\n"),
+        # declared global: `state = state + ...` would leave readers of the old tensor behind; kept, no fix
+        Example("import torch\n\nstate = torch.sigmoid(torch.ones(3))\n\ndef f(a):\n    global state\n"
+                "    state += torch.sigmoid(a)\n    return a\n"),
+        # declared nonlocal: the same for the enclosing function's `h`; kept, no fix
+        Example("import torch\n\ndef f(a):\n    h = torch.sigmoid(a)\n\n    def step(b):\n"
+                "        nonlocal h\n        h += torch.tanh(b)\n\n    step(a)\n    return h\n"),
+        # a Python list (`.append`): kept, no fix
+        Example("import torch.nn as nn\n\nclass M(nn.Module):\n    def forward(self, feats, extra):\n"
+                "        feats.append(extra)\n        feats += self.more\n        return feats\n"),
+        # a class attribute: `self.h = ...` would shadow it on one instance; kept, no fix
+        Example("import torch\n\nclass M:\n    h = torch.sigmoid(torch.ones(3))\n\n"
+                "    def __call__(self, a):\n        self.h += torch.tanh(a)\n        return self.h\n"),
+        # the author asks to keep it: kept, no fix
+        Example("import torch\n\ndef f(a, pos):\n    x = torch.sigmoid(a)\n    # NOTE leave as '+='\n"
+                "    x += pos\n    return x\n"),
+        # a parameter rebound to a new tensor first: the caller's tensor is not written; rewritten
+        Example("import torch\n\ndef f(x: torch.Tensor, y):\n    x = x * 2\n    x += y\n    print(x)\n",
+                "import torch\n\ndef f(x: torch.Tensor, y):\n    x = x * 2\n    x = x + y\n    print(x)\n", unsafe=True),
+        # a parameter viewed first: the write still reaches the caller; kept, no fix
+        Example("import torch\n\ndef f(x: torch.Tensor, y):\n    x = x.view(-1)\n    x += y\n"),
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
@@ -215,9 +252,9 @@ class AugmentedAssignment(Rule):
             if isinstance(target, ast.Subscript):
                 if ev.of(value, site.scope).tensor or _list_of_tensors(ctx, ev, target.value.id, site.scope):
                     # `outs[k] += v` on a list of tensors: `outs[k].__iadd__(v)` writes into the element
-                    findings.append(self.finding(ctx, cand, confidence=Confidence.MEDIUM,
-                                                 note="an element of a Python list of tensors",
-                                                 safety=FixSafety.UNSAFE))
+                    finding = self.finding(ctx, cand, confidence=Confidence.MEDIUM,
+                                           note="an element of a Python list of tensors", safety=FixSafety.UNSAFE)
+                    findings.append(declined(finding, decline_reason(ctx, ev, site.node, site.scope)))
                 continue
             if isinstance(target, ast.Attribute) and target.attr in ("data", "grad"):
                 continue  # a write through .data is IPF005's; .grad is not tracked
@@ -241,8 +278,9 @@ class AugmentedAssignment(Rule):
                 findings.append(self.finding(ctx, cand, confidence=conf, note=note, fixable=False))
                 continue
             safe = isinstance(target, ast.Name) and ev.fresh_unaliased(target.id, site.scope)
-            findings.append(self.finding(ctx, cand, confidence=conf, note=note,
-                                         safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
+            finding = self.finding(ctx, cand, confidence=conf, note=note,
+                                   safety=FixSafety.SAFE if safe else FixSafety.UNSAFE)
+            findings.append(declined(finding, decline_reason(ctx, ev, site.node, site.scope, (target,))))
         return findings
 
     def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> cst.CSTNode | None:

@@ -8,7 +8,7 @@ from typing import ClassVar
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from inplace_fix.transforms.callfix import rebind, statement_call, targeted_call
 from inplace_fix.transforms.common import (
-    bound_names, call_form, fresh_before, fresh_name, in_suite, is_chain, is_module_path, loop_of, pure_index, reads_name,
+    bound_names, call_form, decline_reason, declined, fresh_before, fresh_name, in_suite, is_chain, is_module_path, loop_of, pure_index, reads_name,
     before_write, cst_reads_name, shares_line, subscript_root_name, with_root, write_into_copy,
 )
 from inplace_fix.transforms.cstutil import has_comment
@@ -87,7 +87,8 @@ class InplaceMethod(Rule):
         "name stored in a container or another name may be read later expecting the update; the same "
         "holds for a hoisted receiver (`den`) and for the tensor a loop or a copy rebinds (`t`, `out`). The "
         "no-twin rewrites are always unsafe: `zeros_like`/`full_like`/`empty_like` results do not "
-        "require grad, so a loss that depended only on them stops requiring grad."
+        "require grad, so a loss that depended only on them stops requiring grad. Where a rebinding cannot reach every reader of the old tensor, or a "
+        "comment asks to keep the operation, no fix is offered (see IPF001)."
     )
     statement_level: ClassVar[bool] = True
     valid: ClassVar[tuple[str, ...]] = (
@@ -200,6 +201,25 @@ class InplaceMethod(Rule):
         Example("import torch\nfrom torch import Tensor\n\ndef f(x: Tensor) -> Tensor:\n    x.sigmoid_()\n    return x\n",
                 "import torch\nfrom torch import Tensor\n\ndef f(x: Tensor) -> Tensor:\n    x = x.sigmoid()\n    return x\n",
                 unsafe=True),
+        # a parameter and `add_pos` returns None: the caller sees `x.add_(pos)`; kept, no fix
+        Example("import torch\n\ndef add_pos(x: torch.Tensor, pos):\n    x.add_(pos)\n"),
+        # torchvision mvit's `_add_shortcut`: its caller ignores the result; kept, no fix
+        Example("import torch\n\ndef _add_shortcut(x: torch.Tensor, shortcut: torch.Tensor):\n"
+                "    x.add_(shortcut)\n    return x\n\n\ndef block(a, q):\n    x = torch.sigmoid(a)\n"
+                "    _add_shortcut(x, q)\n    return x\n"),
+        # a global read by `f`: `acc = acc.mul(a)` would make it local (UnboundLocalError); kept, no fix
+        Example("import torch\n\nacc = torch.sigmoid(torch.ones(3))\n\ndef f(a):\n    acc.mul_(a)\n"
+                "    return a\n"),
+        # a closure variable of `f`: the same in `scale`; kept, no fix
+        Example("import torch\n\ndef f(a):\n    acc = torch.sigmoid(a)\n\n    def scale(v):\n"
+                "        acc.mul_(v)\n        return v\n\n    scale(a)\n    return acc\n"),
+        # a list of tensors: `xs_new = xs.clone()` would fail; kept, no fix
+        Example("import torch\nimport torch.nn as nn\nfrom typing import List\n\nclass M(nn.Module):\n"
+                "    def forward(self, xs: List[torch.Tensor]):\n        xs[0].mul_(2)\n"
+                "        return xs\n"),
+        # the author asks to keep it: kept, no fix
+        Example("import torch\n\ndef f(a, b):\n    x = torch.sigmoid(a)\n"
+                "    x.add_(b)  # must be in-place: the hook reads x\n    return x\n"),
     )
 
     def _fixable(self, ctx: FileContext, site) -> tuple[bool, str]:
@@ -278,8 +298,10 @@ class InplaceMethod(Rule):
                 conf, note = verdict.confidence, verdict.note
             kind = method_fix_kind(cand.node.func.attr, cand.node)
             safe = kind == "twin" and isinstance(recv, ast.Name) and ev.fresh_unaliased(recv.id, site.scope)
-            findings.append(self.finding(ctx, cand, confidence=conf, note=note,
-                                         safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
+            finding = self.finding(ctx, cand, confidence=conf, note=note,
+                                   safety=FixSafety.SAFE if safe else FixSafety.UNSAFE)
+            rebound, where = rebound_targets(ctx, site)
+            findings.append(declined(finding, decline_reason(ctx, ev, where, site.scope, rebound)))
         return findings
 
     def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> object | None:
@@ -382,6 +404,38 @@ def chain_root(call: ast.Call) -> ast.AST:
     while _twin_call(node):
         node = node.func.value
     return node
+
+
+def _written_root(call: ast.Call) -> ast.AST:
+    """The tensor an in-place method call writes into: `x` of `x.add_(1)`, `x[:, 1:].tanh_()`,
+    `x.mul_(m).add_(u)`; the temporary call itself for `torch.relu(a).add_(1)`."""
+    node = call.func.value if isinstance(call.func, ast.Attribute) else call
+    while _twin_call(node):
+        node = node.func.value
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return node
+
+
+def rebound_targets(ctx: FileContext, site) -> tuple[tuple[ast.AST, ...], ast.stmt]:
+    """What the rewrite of the statement holding this call rebinds (every receiver of its in-place
+    chains, hoisted ones included; for a loop variable, the tensor the loop is rebuilt into), and
+    the statement where the new binding happens."""
+    root = _written_root(site.node)
+    if isinstance(root, ast.Name):
+        loop = loop_of(ctx, site.stmt, root.id)
+        if loop is not None:
+            pieces = loop_pieces(_zipped(loop.target, loop.iter)[1])
+            return ((ast.Name(id=pieces[0], ctx=ast.Load()),) if pieces else ()), loop
+    out: dict[str, ast.AST] = {}
+    top = _top_value(site.stmt)
+    calls = [site.node, *(n for n in ast.walk(top) if _twin_call(n))] if top is not None else [site.node]
+    for call in calls:
+        node = _written_root(call)
+        name = dotted(node)
+        if name is not None:
+            out.setdefault(name, node)
+    return tuple(out.values()), site.stmt
 
 
 def _atomic(node: ast.AST) -> bool:

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from inplace_fix.transforms.callfix import rebind, targeted_call
-from inplace_fix.transforms.common import call_form, is_chain
+from inplace_fix.transforms.common import call_form, decline_reason, declined, is_chain
 from inplace_fix.transforms.context import FileContext
 from inplace_fix.transforms.data.inplace_tables import FUNCTIONAL_TWINS, TORCH_FUNCTION_TWINS
 from inplace_fix.transforms.evidence import Confidence, get_evidence
@@ -46,7 +46,8 @@ class InplaceFunction(Rule):
     unsafe_when: ClassVar[str] = (
         "Safe only when the mutated argument is a local name that every assignment binds to a new "
         "tensor and that is never aliased (see IPF001); otherwise another reference (a parameter's "
-        "caller, an attribute, a container, a view) stops seeing the update."
+        "caller, an attribute, a container, a view) stops seeing the update. Where a rebinding cannot reach every reader of the old tensor, or a "
+        "comment asks to keep the operation, no fix is offered (see IPF001)."
     )
     statement_level: ClassVar[bool] = True
     valid: ClassVar[tuple[str, ...]] = (
@@ -91,6 +92,23 @@ class InplaceFunction(Rule):
                 "import torch\n\nclass M:\n    def run(self, a):\n        self.h = torch.tanh(a)\n"
                 "        self.h = torch.sigmoid(self.h)\n",
                 unsafe=True),
+        # a parameter and `act` returns None: kept, no fix
+        Example("import torch\n\ndef act(x: torch.Tensor):\n    torch.sigmoid_(x)\n"),
+        # a parameter returned, but a caller here ignores the result: kept, no fix
+        Example("import torch\n\ndef act(x: torch.Tensor):\n    torch.sigmoid_(x)\n    return x\n\n\n"
+                "def run(a):\n    h = a * 2\n    act(h)\n    return h\n"),
+        # a global: kept, no fix (a rebinding would make it local to `f`)
+        Example("import torch\n\nh = torch.tanh(torch.ones(3))\n\ndef f():\n    torch.relu_(h)\n"),
+        # a closure variable: kept, no fix
+        Example("import torch\n\ndef f(a):\n    h = a * 3\n\n    def act():\n        torch.relu_(h)\n\n"
+                "    act()\n    return h\n"),
+        # a tuple parameter: kept, no fix
+        Example("import torch\nimport torch.nn as nn\nfrom typing import Tuple\n\nclass M(nn.Module):\n"
+                "    def forward(self, x: Tuple[torch.Tensor, torch.Tensor]):\n        torch.relu_(x)\n"
+                "        return x\n"),
+        # the author asks to keep it: kept, no fix
+        Example("import torch\n\ndef f(a):\n    x = a * 3\n    # keep in-place: saves memory\n"
+                "    torch.relu_(x)\n    return x\n"),
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
@@ -130,8 +148,10 @@ class InplaceFunction(Rule):
             if verdict is not None and verdict.tensor:
                 note = verdict.note
             safe = isinstance(first, ast.Name) and ev.fresh_unaliased(first.id, site.scope)
-            findings.append(self.finding(ctx, cand, confidence=conf, note=note,
-                                         safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
+            finding = self.finding(ctx, cand, confidence=conf, note=note,
+                                   safety=FixSafety.SAFE if safe else FixSafety.UNSAFE)
+            rebound = (first,) if first is not None else ()
+            findings.append(declined(finding, decline_reason(ctx, ev, site.stmt, site.scope, rebound)))
         return findings
 
     def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> cst.CSTNode | None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, FixTarget, Position, Rule
-from inplace_fix.transforms.common import call_form, comment_near_arg, is_chain
+from inplace_fix.transforms.common import call_form, comment_near_arg, decline_reason, declined, is_chain
 from inplace_fix.transforms.context import FileContext, dotted
 from inplace_fix.transforms.cstutil import dotted as cst_dotted
 from inplace_fix.transforms.cstutil import has_comment, is_true, keyword_index, remove_arg
@@ -229,6 +229,18 @@ def _nn_class(ctx: FileContext, node: ast.AST | None) -> str | None:
     return last if module == "torch.nn" and last in INPLACE_FLAG_MODULES else None
 
 
+def _rebound_by_flag(site, kind: str) -> tuple[ast.AST, ...]:
+    """The name the rewrite rebinds: `F.relu(x, inplace=True)` alone becomes `x = F.relu(x)`, and
+    `x = F.relu(x, inplace=True)` keeps its own rebinding of `x` to what is now a new tensor."""
+    call = site.node
+    if kind != "functional" or not call.args or not is_chain(call.args[0]):
+        return ()
+    form = call_form(site)
+    if form.kind == "stmt" or form.kind == "assign" and dotted(form.target) == dotted(call.args[0]):
+        return (call.args[0],)
+    return ()
+
+
 def flag_set(stmt: ast.stmt) -> str | None:
     """`m` of `m.inplace = True` (a flag set on a module after it was built), else None."""
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and _is_true(stmt.value):
@@ -412,6 +424,12 @@ class InplaceFlag(Rule):
                 "        self.act = nn.SiLU(inplace=True)  # act\n",
                 "import torch.nn as nn\n\nclass B(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
                 "        self.act = nn.SiLU()  # act\n", unsafe=True),
+        # a parameter and `act` returns None: `x = F.relu(x)` would drop what the caller sees; kept, no fix
+        Example("import torch\nimport torch.nn.functional as F\n\ndef act(x: torch.Tensor):\n"
+                "    F.relu(x, inplace=True)\n"),
+        # the author asks to keep it: kept, no fix
+        Example("import torch.nn as nn\n\n"
+                "net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True))  # keep inplace: saves memory\n"),
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
@@ -470,14 +488,17 @@ class InplaceFlag(Rule):
         findings = []
         for cand in self._flag_candidates(ctx):
             if isinstance(cand.node, ast.Assign):
-                if not ctx.site_of(cand.node).scope.quiet:
-                    findings.append(self.finding(ctx, cand, confidence=Confidence.MEDIUM, safety=FixSafety.UNSAFE,
-                                                 note=f"`{flag_set(cand.node)}.inplace = True` after construction"))
+                site = ctx.site_of(cand.node)
+                if not site.scope.quiet:
+                    finding = self.finding(ctx, cand, confidence=Confidence.MEDIUM, safety=FixSafety.UNSAFE,
+                                           note=f"`{flag_set(cand.node)}.inplace = True` after construction")
+                    findings.append(declined(finding, decline_reason(ctx, ev, site.stmt, site.scope)))
                 continue
             if isinstance(cand.node, ast.Dict):
-                note = dict_evidence(cand.node, ctx.site_of(cand.node).parent) or ""
-                findings.append(self.finding(ctx, cand, confidence=Confidence.MEDIUM, note=note,
-                                             safety=FixSafety.UNSAFE))
+                site = ctx.site_of(cand.node)
+                note = dict_evidence(cand.node, site.parent) or ""
+                finding = self.finding(ctx, cand, confidence=Confidence.MEDIUM, note=note, safety=FixSafety.UNSAFE)
+                findings.append(declined(finding, decline_reason(ctx, ev, site.stmt, site.scope)))
                 continue
             site = ctx.site_of(cand.node)
             _, _, kind = flag_index(ctx, cand.node)
@@ -486,8 +507,10 @@ class InplaceFlag(Rule):
             conf = Confidence.HIGH if kind != "other" else Confidence.MEDIUM
             note = {"module": "torch module built in place", "functional": "in-place torch functional"}.get(kind) \
                 or layer_evidence(ctx, cand.node, site.parent) or ""
-            findings.append(self.finding(ctx, cand, confidence=conf, note=note,
-                                         safety=FixSafety.SAFE if self._safe(ctx, ev, site, kind) else FixSafety.UNSAFE))
+            finding = self.finding(ctx, cand, confidence=conf, note=note,
+                                   safety=FixSafety.SAFE if self._safe(ctx, ev, site, kind) else FixSafety.UNSAFE)
+            findings.append(declined(finding, decline_reason(ctx, ev, site.stmt, site.scope,
+                                                             _rebound_by_flag(site, kind))))
         return findings
 
     def fix_targets(self, sites: Mapping[str, str]) -> tuple[FixTarget, ...]:

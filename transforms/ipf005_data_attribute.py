@@ -9,7 +9,9 @@ from typing import ClassVar
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, FixTarget, Position, Rule
 from inplace_fix.transforms.context import FileContext
+from inplace_fix.transforms.common import declined
 from inplace_fix.transforms.evidence import get_evidence
+from inplace_fix.transforms.evidence.comments import keep_request
 from inplace_fix.transforms.ipf002_inplace_method import InplaceMethod
 from inplace_fix.transforms.lazycst import cst
 
@@ -130,8 +132,8 @@ class DataAttribute(Rule):
                     continue
                 verdict = leaf
             message = None if cand.fixable else "write through `.data` hides the mutation from autograd"
-            findings.append(self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note,
-                                         message=message))
+            finding = self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note, message=message)
+            findings.append(declined(finding, keep_request(ctx, site.stmt)))
         return findings
 
     def relocate(self, ctx: FileContext, line: int, col: int | None) -> Position | None:

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from inplace_fix.transforms.common import (
-    clone_then_write, cst_reads_name, fresh_before, fresh_name, in_suite, python_list, shares_line,
+    clone_then_write, cst_reads_name, decline_reason, declined, fresh_before, fresh_name, in_suite, python_list, shares_line,
     subscript_root_name, with_root, write_into_copy,
 )
 from inplace_fix.transforms.context import FileContext
@@ -59,7 +59,8 @@ class IndexedAssignment(Rule):
         "Other references to the same tensor (another name, a view such as `y = x[0]` or "
         "`x.view(...)`, a container, the caller's tensor when `x` is a parameter) saw the write before "
         "and no longer do. Safe only when `x` is a local that every assignment binds to a new tensor "
-        "and that is never aliased (see IPF001)."
+        "and that is never aliased (see IPF001). Where a rebinding cannot reach every reader of the old tensor, or a "
+        "comment asks to keep the operation, no fix is offered (see IPF001)."
     )
     statement_level: ClassVar[bool] = True
     valid: ClassVar[tuple[str, ...]] = (
@@ -148,6 +149,29 @@ class IndexedAssignment(Rule):
         Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    q = p\n    p[0] = 0\n    return q\n",
                 "import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n    q = p\n    p = p.clone()\n    p[0] = 0\n    return q\n",
                 unsafe=True),
+        # a parameter and `zero_border` returns None: the caller sees the write; kept, no fix
+        Example("import torch\n\ndef zero_border(p: torch.Tensor):\n    p[:, 0] = 0\n"),
+        # torchvision mvit's `_add_shortcut`: its caller ignores the result; kept, no fix
+        Example("import torch\n\ndef _add_shortcut(x: torch.Tensor, shortcut: torch.Tensor):\n"
+                "    x[:, 1:] += shortcut[:, 1:]\n    return x\n\n\ndef block(a, q):\n"
+                "    x = torch.sigmoid(a)\n    _add_shortcut(x, q)\n    return x\n"),
+        # a global: `mask = mask.clone()` would make it local to `f`; kept, no fix
+        Example("import torch\n\nmask = torch.sigmoid(torch.ones(3))\n\ndef f(i):\n    mask[i] = 0\n"),
+        # torchvision's detection transform: a list of tensors has no `.clone()`; kept, no fix
+        Example("import torch.nn as nn\nfrom typing import List\nfrom torch import Tensor\n\n"
+                "class Transform(nn.Module):\n    def forward(self, images: List[Tensor]):\n"
+                "        images = [img for img in images]\n        for i in range(len(images)):\n"
+                "            image = self.normalize(images[i])\n            images[i] = image\n"
+                "        return images\n"),
+        # HRNet's branches: a `List[Tensor]` parameter; kept, no fix
+        Example("import torch\nimport torch.nn as nn\nfrom typing import List\n\n"
+                "class Branches(nn.Module):\n"
+                "    def forward(self, x: List[torch.Tensor]) -> List[torch.Tensor]:\n"
+                "        for i, branch in enumerate(self.branches):\n            x[i] = branch(x[i])\n"
+                "        return x\n"),
+        # the author asks to keep it: kept, no fix
+        Example("import torch\n\ndef f(a):\n    p = torch.sigmoid(a)\n"
+                "    p[:, 0] = 0  # do not change: the caller reads p\n    return p\n"),
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
@@ -185,8 +209,10 @@ class IndexedAssignment(Rule):
             if isinstance(root, ast.Name) and fresh_before(ctx, ev, cand.node, root.id):
                 continue
             safe = isinstance(root, ast.Name) and ev.fresh_unaliased(root.id, scope)
-            findings.append(self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note,
-                                         safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
+            finding = self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note,
+                                   safety=FixSafety.SAFE if safe else FixSafety.UNSAFE)
+            rebound = (root,) if isinstance(root, ast.Name) else ()
+            findings.append(declined(finding, decline_reason(ctx, ev, cand.node, scope, rebound)))
         return findings
 
     def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> object | None:

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from inplace_fix.transforms.callfix import statement_call
-from inplace_fix.transforms.common import call_form, comment_near_arg, is_chain
+from inplace_fix.transforms.common import call_form, comment_near_arg, decline_reason, declined, is_chain
 from inplace_fix.transforms.context import FileContext
 from inplace_fix.transforms.cstutil import dotted as cst_dotted
 from inplace_fix.transforms.cstutil import keyword_index, remove_arg
@@ -41,7 +41,8 @@ class OutArgument(Rule):
         "A preallocated buffer exists to be reused: any other reference to it (an attribute, a "
         "container, the caller when it is a parameter, a view) saw the result before and keeps the old "
         "values now. Safe only when the buffer is a local that every assignment binds to a new tensor "
-        "and that is never aliased (see IPF001)."
+        "and that is never aliased (see IPF001). Where a rebinding cannot reach every reader of the old tensor, or a "
+        "comment asks to keep the operation, no fix is offered (see IPF001)."
     )
     statement_level: ClassVar[bool] = True
     valid: ClassVar[tuple[str, ...]] = (
@@ -75,8 +76,26 @@ class OutArgument(Rule):
         Example("import torch\n\ndef f(a, c, g):\n    g(torch.exp(a, out=c))\n", None),
         Example("import torch\n\ndef f(a, c):\n    torch.linalg.matmul(a, a, out=c[0])\n", None),
         Example("import torch\n\ndef f(a, c):\n    torch.exp(\n        a,\n        out=c,  # reuse\n    )\n", None),
-        Example("import torch\n\ndef f(a, b, c):\n    torch.cat([a, b], dim=0, out=c)\n",
-                "import torch\n\ndef f(a, b, c):\n    c = torch.cat([a, b], dim=0)\n", unsafe=True),
+        # the caller's `c` receives the result and `f` returns None: rebinding `c` would drop it
+        Example("import torch\n\ndef f(a, b, c):\n    torch.cat([a, b], dim=0, out=c)\n", None),
+        Example("import torch\n\ndef f(a, b, c):\n    torch.cat([a, b], dim=0, out=c)\n    return c\n",
+                "import torch\n\ndef f(a, b, c):\n    c = torch.cat([a, b], dim=0)\n    return c\n", unsafe=True),
+        # a parameter and `f` returns something else: the caller's `c` receives the result; kept, no fix
+        Example("import torch\n\ndef f(a, b, c):\n    torch.add(a, b, out=c)\n    return a\n"),
+        # a parameter returned, but a caller here ignores the result: kept, no fix
+        Example("import torch\n\ndef f(a, b, c):\n    torch.add(a, b, out=c)\n    return c\n\n\n"
+                "def g(a, b, c):\n    f(a, b, c)\n    return c\n"),
+        # a global buffer: `buf = torch.add(a, b)` would make it local to `f`; kept, no fix
+        Example("import torch\n\nbuf = torch.empty(3)\n\ndef f(a, b):\n    torch.add(a, b, out=buf)\n"),
+        # a closure variable: kept, no fix
+        Example("import torch\n\ndef f(a, b):\n    buf = torch.empty(3)\n\n    def fill():\n"
+                "        torch.add(a, b, out=buf)\n\n    fill()\n    return buf\n"),
+        # a class attribute: `self.buf = ...` would shadow it on one instance; kept, no fix
+        Example("import torch\n\nclass M:\n    buf = torch.empty(3)\n\n    def run(self, a, b):\n"
+                "        torch.mul(a, b, out=self.buf)\n"),
+        # the author asks to keep it: kept, no fix
+        Example("import torch\n\ndef f(x, w):\n    buf = torch.empty(2, 2)\n"
+                "    torch.matmul(x, w, out=buf)  # keep inplace\n    return buf\n"),
     )
 
     def candidates(self, ctx: FileContext) -> list[Candidate]:
@@ -115,8 +134,9 @@ class OutArgument(Rule):
             if not isinstance(buf, (ast.Tuple, ast.List)) and ev.of(buf, site.scope).tensor is False:
                 continue  # out= a list or another plain value: not a tensor write
             safe = isinstance(buf, ast.Name) and ev.fresh_unaliased(buf.id, site.scope)
-            findings.append(self.finding(ctx, cand, confidence=Confidence.HIGH, note="torch function with out=",
-                                         safety=FixSafety.SAFE if safe else FixSafety.UNSAFE))
+            finding = self.finding(ctx, cand, confidence=Confidence.HIGH, note="torch function with out=",
+                                   safety=FixSafety.SAFE if safe else FixSafety.UNSAFE)
+            findings.append(declined(finding, decline_reason(ctx, ev, site.stmt, site.scope, (buf,))))
         return findings
 
     def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> cst.CSTNode | None:

@@ -8,10 +8,11 @@ from typing import ClassVar
 from functools import lru_cache
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Position, Rule
-from inplace_fix.transforms.common import in_suite, is_module_path, shares_line
+from inplace_fix.transforms.common import declined, in_suite, is_module_path, shares_line
 from inplace_fix.transforms.context import FileContext
 from inplace_fix.transforms.data.inplace_tables import TENSOR_METHOD_TWINS, TENSOR_METHODS_NO_TWIN
 from inplace_fix.transforms.evidence import get_evidence
+from inplace_fix.transforms.evidence.comments import keep_request
 from inplace_fix.transforms.ipf003_inplace_function import twin_of
 from inplace_fix.transforms.lazycst import cst
 
@@ -148,7 +149,8 @@ class LeafInplace(Rule):
             verdict = ev.leaf(mutated_expr(ctx, cand.node), scope)
             if not verdict.tensor:
                 continue
-            findings.append(self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note))
+            finding = self.finding(ctx, cand, confidence=verdict.confidence, note=verdict.note)
+            findings.append(declined(finding, keep_request(ctx, cand.node)))
         return findings
 
     def fix_suite(self, original: cst.CSTNode, updated: cst.CSTNode, rc) -> cst.CSTNode | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import gc
 import re
+from dataclasses import dataclass
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from inplace_fix.transforms.base import Position, Rule, Span
+from inplace_fix.transforms.pieces import Piece, cut, reindent
 
 
 class RewriteContext:
@@ -35,6 +37,7 @@ class RewriteContext:
         self.loops: list[cst.For] = []  # the `for` statements around the node being rewritten, outermost first
         self.source = ""  # the whole file (the module above is one chunk of it)
         self.first_line = 1  # the file's line of the chunk's first line
+        self.first_col = 0  # the indentation taken off every line of the chunk (a method cut out of its class)
         self.stores: set[int] = set()  # ids of original nodes that are assignment/del targets
         self._module_code: str | None = None
 
@@ -64,7 +67,7 @@ class RewriteContext:
     def file_position(self, original: cst.CSTNode) -> Position:
         """The node's start in the whole file (`pos` counts lines from the chunk's start)."""
         pos = self.pos(original)
-        return Position(pos.line + self.first_line - 1, pos.col)
+        return Position(pos.line + self.first_line - 1, pos.col + self.first_col)
 
     def torch(self) -> str | None:
         """Local name of the torch module, None if the file does not import it."""
@@ -233,16 +236,25 @@ class _Composite(cst.CSTTransformer):
         return self._suite(original, updated)
 
 
-def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]],
-                   rules: Mapping[str, Rule]) -> tuple[str, tuple[tuple[str, Position], ...],
-                                                       tuple[tuple[int, str, str], ...]]:
-    """Rewrite every targeted node in one traversal; return (new source, applied, edits).
+@dataclass(frozen=True)
+class Rewritten:
+    """The new source, the (rule, position) pairs applied, and what changed (see RewriteResult)."""
+
+    source: str
+    applied: tuple[tuple[str, Position], ...]
+    edits: tuple[tuple[int, str, str], ...]
+    statements: tuple[str, ...]
+    future_flags: int
+
+
+def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]], rules: Mapping[str, Rule]) -> Rewritten:
+    """Rewrite every targeted node in one traversal.
 
     Only the top-level statements that hold a target are parsed with libcst (positions
     and parse cost grow with the file, the edits do not): the file is cut at the first
     line of each top-level statement, which always yields chunks that parse on their
     own, and the untouched chunks are copied through byte for byte. `edits` are the
-    chunks that changed: (first line, old text, new text).
+    pieces that changed: (first line, old text, new text); `statements` the changed chunks.
     """
     targets = {code: frozenset(ps) for code, ps in plan.items() if ps}
     tree = _parse(source)
@@ -254,27 +266,131 @@ def apply_rewrites(source: str, plan: Mapping[str, Collection[Position]],
     out: list[str] = []
     applied: list[tuple[str, Position]] = []
     edits: list[tuple[int, str, str]] = []
+    statements: list[str] = []
+    compound = _compound_statements(tree) if len(chunks) > 1 and CUT_STATEMENTS else {}
+    whole_scope = {code for code, rule in rules.items()
+                   if rule.targets_spans or type(rule).fix_suite is not Rule.fix_suite}
     for index, (first_line, text) in enumerate(chunks):
         local = by_chunk.get(index)
         if not local:
             out.append(text)
             continue
-        local = {code: frozenset(_shift(p, 1 - first_line) for p in ps) for code, ps in local.items()}
-        with _collector_paused():
-            module = cst.parse_module(text)
-            if len(chunks) > 1 and not _INDENTED.search(text):
-                indent = _file_indent(source)  # a chunk with no block of its own: use the file's indent
-                if indent:
-                    module = module.with_changes(default_indent=indent)
-            ordered = [(rules[code], local[code]) for code in sorted(local)]
-            composite = _Composite(ordered, module, torch)
-            composite.rc.source, composite.rc.first_line = source, first_line
-            new_text = _visit(module, composite).code
+        whole = [Piece(first_line, text, "", text, {code: tuple(ps) for code, ps in local.items()})]
+        node = compound.get(first_line)
+        pieces = cut(first_line, text, node, local, whole_scope) if node is not None else None
+        indent_unit = _indent_unit(text, source, len(chunks) > 1)
+        try:
+            chunk_out, chunk_edits, done = _rewrite_chunk(pieces or whole, rules, torch, source, text, indent_unit)
+        except (cst.ParserSyntaxError, _WholeChunk):
+            if not pieces:
+                raise
+            # a cut libcst could not parse alone (the checks above missed a shape): parse it whole
+            chunk_out, chunk_edits, done = _rewrite_chunk(whole, rules, torch, source, text, indent_unit)
+        edits.extend(chunk_edits)
+        applied.extend(done)
+        new_chunk = "".join(chunk_out)
+        out.append(new_chunk)
+        if new_chunk != text:
+            statements.append(new_chunk)
+    return Rewritten("".join(out), tuple(sorted(set(applied), key=lambda a: (a[1], a[0]))), tuple(edits),
+                     tuple(statements), _future_flags(tree))
+
+
+CUT_STATEMENTS = True  # False parses every chunk with a target whole (the tests compare both ways)
+
+
+class _WholeChunk(Exception):
+    """A cut piece that would not rewrite as the whole chunk does: parse the chunk whole."""
+
+
+def _rewrite_chunk(pieces: list[Piece], rules: Mapping[str, Rule], torch: str | None, source: str, chunk: str,
+                   indent_unit: str | None) -> tuple[list[str], list[tuple[int, str, str]], list[tuple[str, Position]]]:
+    """Each piece's new text (the others as they are), the edits, and what was applied."""
+    out: list[str] = []
+    edits: list[tuple[int, str, str]] = []
+    applied: list[tuple[str, Position]] = []
+    for piece in pieces:
+        if piece.targets is None:
+            out.append(piece.text)
+            continue
+        new_text, done = _rewrite_piece(piece, rules, torch, source, chunk, indent_unit)
         out.append(new_text)
-        if new_text != text:
-            edits.append((first_line, text, new_text))
-        applied.extend((c, Position(p.line + first_line - 1, p.col)) for c, p in composite.applied)
-    return "".join(out), tuple(sorted(set(applied), key=lambda a: (a[1], a[0]))), tuple(edits)
+        if new_text != piece.text:
+            edits.append((piece.first_line, piece.text, new_text))
+        applied.extend(done)
+    return out, edits, applied
+
+
+def _rewrite_piece(piece: Piece, rules: Mapping[str, Rule], torch: str | None, source: str, chunk: str,
+                   indent_unit: str | None) -> tuple[str, list[tuple[str, Position]]]:
+    """Parse one piece with libcst, apply its targets; its new text and what was applied (file positions)."""
+    lines, cols = 1 - piece.first_line, -piece.col_offset
+    local = {code: frozenset(_shift(p, lines, cols) for p in ps) for code, ps in (piece.targets or {}).items()}
+    with _collector_paused():
+        module = cst.parse_module(piece.code)
+        if piece.indent and module.header and module.body:  # comments above the statement are its own
+            first = module.body[0]    # in the block it came from, not a file header
+            module = module.with_changes(header=(), body=[
+                first.with_changes(leading_lines=[*module.header, *first.leading_lines]), *module.body[1:]])
+        if indent_unit and not _INDENTED.search(piece.code):
+            module = module.with_changes(default_indent=indent_unit)  # blocks it makes: the chunk's unit
+        elif piece.indent and indent_unit and module.default_indent != indent_unit:
+            raise _WholeChunk  # its own blocks use another unit than the chunk's: new ones would differ
+        ordered = [(rules[code], local[code]) for code in sorted(local)]
+        composite = _Composite(ordered, module, torch)
+        composite.rc.source, composite.rc.first_line, composite.rc.first_col = source, piece.first_line, piece.col_offset
+        composite.rc._module_code = chunk  # fresh names avoid every name of the top-level statement
+        new_code = _visit(module, composite).code
+    if not composite.applied or new_code == piece.code:
+        return piece.text, []  # nothing applied: nothing to change, even where libcst would not round-trip
+    new_text = reindent(new_code, piece.indent)
+    return new_text, [(c, Position(p.line - lines, p.col - cols)) for c, p in composite.applied]
+
+
+def _future_flags(tree: ast.Module | None) -> int:
+    """The compiler flags of the file's `from __future__ import ...` statements."""
+    import __future__
+
+    flags = 0
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                feature = getattr(__future__, alias.name, None)
+                flags |= getattr(feature, "compiler_flag", 0)
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            break  # future imports stand before any other statement (a docstring aside)
+    return flags
+
+
+def _compound_statements(tree: ast.Module | None) -> dict[int, ast.stmt]:
+    """First line (decorators included) -> top-level compound statement: each is a chunk of its own."""
+    out: dict[int, ast.stmt] = {}
+    for node in tree.body if tree is not None else ():
+        if isinstance(node, _COMPOUND):
+            out[min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])] = node
+    return out
+
+
+def _indent_unit(chunk: str, source: str, cut_file: bool) -> str | None:
+    """The indentation unit generated blocks use: the chunk's own (libcst's inference for the whole
+    chunk: its first indented block), else the file's for a chunk with no block of its own."""
+    if _INDENTED.search(chunk):
+        return _first_indent(chunk)
+    return _file_indent(source) if cut_file else None
+
+
+def _first_indent(chunk: str) -> str | None:
+    """The whitespace of the chunk's first INDENT token (a top-level chunk starts at column 0)."""
+    import io
+    import tokenize
+
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(chunk).readline):
+            if token.type == tokenize.INDENT:
+                return token.string
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return None
 
 
 def _visit(module: cst.Module, composite: "_Composite") -> cst.Module:
@@ -326,9 +442,11 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def _shift(target: Position | Span, lines: int) -> Position | Span:
-    """A target moved by `lines` (into a chunk's own numbering, or back)."""
-    return target.shifted(lines) if isinstance(target, Span) else Position(target.line + lines, target.col)
+def _shift(target: Position | Span, lines: int, cols: int = 0) -> Position | Span:
+    """A target moved by `lines` and `cols` (into a piece's own numbering, or back)."""
+    if isinstance(target, Span):
+        return Span(target.line + lines, target.col + cols, target.end_line + lines, target.end_col + cols)
+    return Position(target.line + lines, target.col + cols)
 
 
 _COMPOUND = tuple(getattr(ast, name) for name in (

@@ -6,7 +6,8 @@ Exit codes: 0 nothing found / everything fixed; 1 findings left
 findings with no automatic fix); 2 input errors (bad option or config, a path
 that does not exist, a file that cannot be read, decoded, parsed or rewritten or
 that exceeds its --file-timeout),
-which take precedence: every other file is still processed.
+which take precedence: every other file is still processed. `migrate --apply` also
+exits 2, having written nothing, when another run holds the project (`ProjectLock`).
 """
 
 from __future__ import annotations
@@ -150,6 +151,9 @@ def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tup
 
     Dry run by default: prints a unified diff (applies with `git apply`) and a
     summary; --apply writes (atomically, keeping encoding, line endings and mode).
+    Like `inplace-fix SCRIPT --apply`, --apply is one run per project at a time, first
+    puts back what a killed run left, and writes under the project's journal: if it is
+    killed, the next run (or `inplace-fix restore`) puts the original files back.
 
     \b
     Exit codes: 0 nothing to fix, or every finding fixed (--apply);
@@ -157,10 +161,12 @@ def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tup
                   (unsafe fixes skipped, no automatic fix);
                 2 input error (bad option or config, missing path, a file that
                   cannot be read, parsed or rewritten, or exceeds --file-timeout;
-                  the others are still processed).
+                  the others are still processed), or, with --apply, another
+                  inplace-fix run holds the project (nothing was written).
     """
     from inplace_fix import api
     from inplace_fix.render.diff import colorize
+    from inplace_fix.render.recovery import recovery_lines
     from inplace_fix.render.summary import by_rule, migrate_summary, problem_lines
 
     options = api.StaticOptions(select=select, ignore=ignore, min_confidence=min_confidence, jobs=jobs,
@@ -168,6 +174,8 @@ def migrate_command(paths: tuple[str, ...], select: tuple[str, ...], ignore: tup
     migration = _run(api.migrate, paths, options, "migrate", apply=apply)
     results, problems = migration.files, migration.errors
     out, err = Console(sys.stdout), Console(sys.stderr)
+    for line in recovery_lines(migration.recovered):  # done before any file was read
+        err.print(line)
     for result in results:
         if not result.changed:
             continue

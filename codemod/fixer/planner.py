@@ -173,8 +173,9 @@ def clone_candidate(index: int, problem: Problem, root: Path, read: ReadText,
                     texts: dict[Path, str]) -> PlannedFix | str:
     """`.clone()` at the saving site, for a saved tensor a later write changed; or why not.
 
-    The runtime recorded which operand of the saving op was saved (or its result); cloning
-    it there gives autograd a private copy, as the reference run does.
+    The runtime recorded which operand of the saving op was saved (or its result: also for an
+    op that wrote its argument in place, `nn.ReLU(inplace=True)`); cloning it there gives
+    autograd a private copy, as the reference run does.
     """
     saved = problem.saved_at
     if problem.kind != "saved-tensor-modified" or not _usable(saved):
@@ -189,9 +190,12 @@ def clone_candidate(index: int, problem: Problem, root: Path, read: ReadText,
     site = clone_site(texts[path], saved.data)
     if isinstance(site, str):
         return site
-    what = f"`{site.text}`" if site.role == "input" else f"the result of `{site.saving}`"
-    title = (f"clone {what} where `{site.saving}` saves it for backward, so the later in-place write cannot "
-             "change it (one extra copy of that tensor per forward pass)")
+    if site.role == "input":
+        title = (f"clone `{site.text}` where `{site.saving}` saves it for backward, so the later in-place write "
+                 "cannot change it (one extra copy of that tensor per forward pass)")
+    else:  # the op saved its own result (an in-place op's result is the tensor it wrote)
+        title = (f"clone the result of `{site.saving}`, which autograd saves for backward, so the later in-place "
+                 "write changes the copy, not the saved tensor (one extra copy of that tensor per forward pass)")
     return PlannedFix(problem=index, rule=CODE, file=path, line=site.span.line, col=site.span.col, title=title,
                       site="saved_at", strategy="clone-at-save", end_line=site.span.end_line,
                       end_col=site.span.end_col)

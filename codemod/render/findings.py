@@ -41,7 +41,7 @@ def finding_dict(f: Finding) -> dict[str, object]:
         "path": f.path, "line": f.line, "col": f.col, "end_line": f.end_line or f.line,
         "end_col": f.end_col, "code": f.code, "message": f.message,
         "confidence": _enum(f.confidence), "fixable": f.fixable, "safety": _enum(f.safety),
-        "note": f.note,
+        "note": f.note, "no_fix": f.no_fix,
     }
 
 

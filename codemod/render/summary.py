@@ -44,7 +44,11 @@ def scan_summary(findings: Sequence[Finding], files: int, suppressed: int, probl
 
 
 def _listing(findings: Sequence[Finding]) -> list[str]:
-    lines = [f"  {f.path}:{f.line}:{f.col + 1}: {f.code} {f.message}" for f in findings[:LIST_MAX]]
+    lines = []
+    for f in findings[:LIST_MAX]:
+        lines.append(f"  {f.path}:{f.line}:{f.col + 1}: {f.code} {f.message}")
+        if f.no_fix:  # the rule's rewrite exists but would change what the program computes here
+            lines.append(f"      not rewritten: {f.no_fix}")
     if len(findings) > LIST_MAX:
         lines.append(f"  ... and {len(findings) - LIST_MAX} more (`inplace-fix scan` lists them all)")
     return lines

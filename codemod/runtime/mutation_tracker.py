@@ -266,11 +266,15 @@ def saved_role(skey: int, args: tuple, result: Any, in_library: bool) -> Optiona
 
     Why: cloning that operand, or that result, at the saving line makes autograd keep a
     private copy, which is what the reference run does; the fixer needs to know which.
+    An op that wrote its argument in place and returned it (`relu_`, `nn.ReLU(inplace=True)`)
+    saved its result: a clone of that argument would be written and saved in its stead.
     """
+    outputs = result if isinstance(result, (tuple, list)) else (result,)
     for index, arg in enumerate(args):
         if isinstance(arg, torch.Tensor) and storage_key(arg) == skey:
+            if any(out is arg for out in outputs):
+                break
             return {"saved": "input", "saved_arg": index, "saved_in_library": in_library}
-    outputs = result if isinstance(result, (tuple, list)) else (result,)
     for out in outputs:
         if isinstance(out, torch.Tensor) and storage_key(out) == skey:
             return {"saved": "output", "saved_arg": None, "saved_in_library": in_library}

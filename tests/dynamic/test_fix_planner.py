@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from inplace_fix.fixer.model import PlannedFix, Unfixable
+from inplace_fix.fixer.model import Plan, PlannedFix, Unfixable
 from inplace_fix.fixer.edits import targets
 from inplace_fix.fixer.planner import plan_all
 from inplace_fix.transforms.base import Position
@@ -429,3 +429,42 @@ def test_a_flag_computed_by_a_call_is_left_to_the_user(tmp_path: Path) -> None:
     result = _real_plan(tmp_path, _variable_flag_problem(net, "nn.ReLU(inplace=use_inplace())"))
     assert result.fixes == ()
     assert "no IPF004 rewrite applies" in result.unfixable[0].why
+
+
+# -- cloning where the tensor is saved: an in-place op saved its result, the tensor it wrote --
+
+INPLACE_RELU = '''import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        first = self.relu(self.conv(x))
+        out = first
+        out[:, :, :2] = 0
+        return out + first
+'''
+
+
+def test_an_inplace_op_that_saved_its_result_gets_the_clone_after_it(tmp_path: Path) -> None:
+    """`nn.ReLU(inplace=True)` saved the tensor it wrote: a clone of its input would be written
+    and saved in its stead, so the result is cloned and the program goes on with the copy."""
+    net = tmp_path / "net.py"
+    net.write_text(INPLACE_RELU)
+    saving = _frame(net, "first = self.relu(self.conv(x))")
+    saving["col"] = saving["code"].index("self.relu") + 8
+    saving.update(end_line=saving["line"], end_col=saving["col"] + len("self.relu(self.conv(x))"), op="relu",
+                  saved="output", saved_arg=None, saved_in_library=True)
+    result = _real_plan(tmp_path, problem(net, _line(net, "out[:, :, :2] = 0"), "IPF006", saved_at=saving))
+    (fix,) = result.fixes
+    assert fix.rule == "IPF006"  # the write out of place comes first; the clone is the next candidate
+    (clone,) = result.alternatives
+    assert (clone.rule, clone.strategy, clone.line) == ("clone-saved", "clone-at-save", saving["line"])
+    assert clone.title.startswith("clone the result of `self.relu(self.conv(x))`")
+    rewritten = _rewritten(Plan((clone,), (), ()))["net.py"]
+    assert rewritten == INPLACE_RELU.replace("first = self.relu(self.conv(x))\n",
+                                             "first = self.relu(self.conv(x)).clone()\n")

@@ -33,6 +33,11 @@ CASES = [
     ("y = h.mul(self.w)", "h.mul(self.w)", "input", 0, "mul", False, "y = h.clone().mul(self.w)"),
     # a module call: the op inside saw the module's input as its first argument
     ("y = self.fc(x)", "self.fc(x)", "input", 0, "linear", True, "y = self.fc(x.clone())"),
+    # an in-place op saves its result (the tensor it wrote): the result gets the clone, never its input
+    ("first = self.relu(self.conv(x))", "self.relu(self.conv(x))", "output", None, "relu", True,
+     "first = self.relu(self.conv(x)).clone()"),
+    ("b = torch.relu_(h * 2)", "torch.relu_(h * 2)", "output", None, "relu_", False,
+     "b = torch.relu_(h * 2).clone()"),
 ]
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from inplace_fix.transforms.api import analyze, rewrite
 from inplace_fix.transforms.base import Example, FixSafety, Rule
+from inplace_fix.transforms.context import FileContext
 from inplace_fix.transforms.registry import ALL_RULES
 
 
@@ -35,8 +36,13 @@ def test_invalid_is_flagged_and_rewritten(rule: Rule, example: Example) -> None:
     fixable = [f for f in findings if f.fixable]
     if example.after is None:
         assert not fixable, f"expected flag-only, got fixable {fixable}"
-        result = rewrite(example.before, {rule.code: [f.position for f in findings]})
+        assert all(f.safety is FixSafety.NONE for f in findings)
+        # a site the rule refuses by its shape is refused by the rewriter too; one it declines on
+        # evidence (a rebinding the caller would see, a comment asking to keep it) says why
+        refused = {c.position for c in rule.candidates(FileContext.build(example.before)) if not c.fixable}
+        result = rewrite(example.before, {rule.code: [f.position for f in findings if f.position in refused]})
         assert result.source == example.before  # flag-only sites are never rewritten
+        assert all(f.note for f in findings if f.position not in refused), findings
         return
     for finding in fixable:
         assert (finding.safety is FixSafety.UNSAFE) == example.unsafe, f"safety {finding.safety} for\n{example.before}"

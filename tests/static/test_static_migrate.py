@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import codecs
 import os
 import pty
@@ -131,7 +133,9 @@ def test_file_mode_is_kept(tmp_path, monkeypatch) -> None:
     assert migrate(tmp_path, monkeypatch, ".", "--apply").exit_code == 0
     assert "inplace=True" not in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o755
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tool.py"]  # no temp file left behind
+    # no temp file left behind (the project's state folder holds only its lock: no journal either)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".inplace-fix", "tool.py"]
+    assert not any((tmp_path / ".inplace-fix" / "journal").iterdir())
 
 
 def test_unreadable_unparsable_files_are_listed_left_alone_and_the_run_goes_on(tmp_path, monkeypatch) -> None:
@@ -170,6 +174,25 @@ def test_a_rewrite_that_would_not_compile_is_a_tool_error_and_not_written(tmp_pa
                      result.stderr, re.M)
     assert (tmp_path / "m.py").read_text() == NET + "# break\n"
     assert_fixed((tmp_path / "n.py").read_text())
+
+
+def test_a_changed_statement_that_would_not_compile_is_caught_without_compiling_the_file(tmp_path, monkeypatch) -> None:
+    """Only the changed top-level statements are compiled: a broken one is still found."""
+    (tmp_path / "m.py").write_text(NET + "\n\ndef later():\n    nonlocal_name = 1\n")
+    real = inplace_fix.transforms.api.rewrite
+    broken_statement = "def later():\n    nonlocal nowhere\n"  # a scope error: only the compiler sees it
+
+    def broken(source, targets):
+        outcome = real(source, targets)
+        assert outcome.statements, "the rewrite reports the statements it changed"
+        return dataclasses.replace(outcome, source=outcome.source.replace("    nonlocal_name = 1\n", "    nonlocal nowhere\n"),
+                                   statements=outcome.statements + (broken_statement,))
+
+    monkeypatch.setattr(inplace_fix.transforms.api, "rewrite", broken)
+    result = migrate(tmp_path, monkeypatch, ".", "--apply", "--jobs", "1")
+    assert result.exit_code == 2
+    assert "the rewritten file would not compile (no binding for nonlocal 'nowhere' found" in result.stderr
+    assert "nonlocal_name = 1" in (tmp_path / "m.py").read_text()
 
 
 def test_ignore_comments_are_neither_reported_nor_rewritten(tmp_path, monkeypatch) -> None:
@@ -268,3 +291,22 @@ def test_a_loop_with_no_finding_next_to_a_rewrite_is_left_as_it_is(tmp_path, mon
     result = migrate(tmp_path, monkeypatch, "--apply", "--unsafe-fixes", "m.py")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.py").read_text() == source.replace("nn.ReLU(inplace=True)", "nn.ReLU()")
+
+
+def test_a_declined_rewrite_says_why_and_leaves_the_file(tmp_path, monkeypatch) -> None:
+    """The caller of a None-returning helper sees its in-place update: `--unsafe-fixes` does not
+    rebind it, and the summary says why instead of only repeating the rule's advice."""
+    source = ("import torch\n\n\n"
+              "def _add_shortcut(x: torch.Tensor, shortcut: torch.Tensor):\n"
+              "    x.add_(shortcut)\n\n\n"
+              "def _add_pos(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:\n"
+              "    # NOTE leave as '+=' (the caller's tensor is updated)\n"
+              "    x += pos\n"
+              "    return x\n")
+    (tmp_path / "m.py").write_text(source)
+    result = migrate(tmp_path, monkeypatch, ".", "--unsafe-fixes", "--apply")
+    assert (tmp_path / "m.py").read_text() == source
+    assert ("      not rewritten: `x` is a parameter and `_add_shortcut` returns None: the caller sees the "
+            "in-place change; a rebinding would drop it") in result.stderr
+    assert "      not rewritten: the author's comment asks to keep the operation as written: " \
+           "`# NOTE leave as '+=' (the caller's tensor is updated)`" in result.stderr

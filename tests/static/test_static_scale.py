@@ -24,7 +24,7 @@ from static_helpers import NET
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 NET_FIXED = NET.replace("nn.ReLU(inplace=True)", "nn.ReLU()").replace("F.relu(x, inplace=True)", "F.relu(x)")
-BUDGET = "0.1"  # seconds: a tiny file takes milliseconds, the 1 MB file seconds
+BUDGET = "0.5"  # seconds: a tiny file takes milliseconds (a loaded machine may pause it a while), the 1 MB file seconds
 
 
 def _load_scale():
@@ -144,7 +144,9 @@ def test_migrate_apply_writes_nothing_for_a_file_over_its_budget(tree_with_a_big
     assert len(_timeout_line(result.stderr)) == 1 and _timeout_line(result.stderr)[0].startswith("big.py: ")
     assert (root / "big.py").read_bytes() == before
     assert (root / "a.py").read_text() == NET_FIXED and (root / "z.py").read_text() == NET_FIXED
-    assert [p.name for p in root.iterdir() if p.name.startswith(".") or p.suffix not in (".py",)] == []
+    # no temp file left (the state folder holds the project's lock, and no journal)
+    assert [p.name for p in root.iterdir() if p.name.startswith(".") or p.suffix not in (".py",)] == [".inplace-fix"]
+    assert not any((root / ".inplace-fix" / "journal").iterdir())
 
 
 def test_the_budget_holds_in_the_worker_processes_too(tmp_path, monkeypatch, pieces) -> None:
@@ -176,5 +178,5 @@ def test_scale_benchmark_quick_mode_runs(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(out.read_text())
     assert {(row["command"], row["exit_code"]) for row in rows} == {
-        ("scan", 1), ("migrate", 1), ("migrate --unsafe", 1), ("migrate --apply", 0)}
+        ("scan", 1), ("migrate", 1), ("migrate --unsafe", 1), ("migrate --apply", 0), ("ast.parse only", 0)}
     assert len({row["size_kb"] for row in rows}) == 2

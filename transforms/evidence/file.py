@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from inplace_fix.transforms.context import FileContext, Scope
 from inplace_fix.transforms.evidence.aliasing import AliasEvidence
+from inplace_fix.transforms.evidence.binding import BindingEvidence
 from inplace_fix.transforms.evidence.leaf import LeafEvidence
 from inplace_fix.transforms.evidence.memo import Memo
 from inplace_fix.transforms.evidence.tensor import TensorEvidence
@@ -35,6 +36,7 @@ class Evidence:
         self.tracking = TrackedEvidence(ctx, self.memo, self.tensors)
         self.leaves = LeafEvidence(ctx, self.memo, self.tensors)
         self.aliasing = AliasEvidence(ctx, self.memo, self.tensors)
+        self.binding = BindingEvidence(ctx, self.memo, self.tensors)
         # is it a tensor? (tensor.py)
         self.of: Callable[[ast.AST, Scope], Verdict] = self.tensors.of
         self.at: Callable[[ast.AST, Scope, int], Verdict] = self.tensors.at
@@ -49,6 +51,8 @@ class Evidence:
         self.fresh_unaliased: Callable[[str, Scope], bool] = self.aliasing.fresh_unaliased
         self.is_fresh: Callable[[ast.AST, Scope], bool] = self.aliasing.is_fresh
         self.fresh_producer: Callable[[ast.AST], bool] = self.aliasing.fresh_producer
+        # would a rebinding reach every reader of the old object? (binding.py)
+        self.rebinding_blocker: Callable[[ast.AST, Scope, ast.stmt], str | None] = self.binding.rebinding_blocker
 
 
 def get_evidence(ctx: FileContext) -> Evidence:

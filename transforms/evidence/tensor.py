@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 
 from inplace_fix.transforms.base import Confidence
-from inplace_fix.transforms.context import FileContext, Scope
-from inplace_fix.transforms.data.inplace_tables import TENSOR_METHOD_TWINS
+from inplace_fix.transforms.context import FileContext, FunctionNode, Scope, nested_bodies
+from inplace_fix.transforms.data.inplace_tables import RNG_FILL_METHODS, TENSOR_METHOD_TWINS
 from inplace_fix.transforms.evidence.memo import Memo
 from inplace_fix.transforms.evidence.verdict import NON, RANK, UNKNOWN, Verdict, lowered, yes
 
@@ -241,7 +241,20 @@ class TensorEvidence:
             scope = Scope()
         with self.memo.slot(("tensor", func, name), UNKNOWN) as slot:
             if slot.missing:
-                slot.value = self._from_values(table.get(name, []), scope)
+                values = table.get(name, [])
+                extra = self._inplace_bindings(func).get(name)
+                if extra:  # only what they show (`x += b` reads `x` itself: it tells nothing more)
+                    values = values + [v for v in extra if self.of(v, scope).tensor is not None]
+                slot.value = self._from_values(values, scope)
+        return slot.value
+
+    def _inplace_bindings(self, func: FunctionNode | None) -> dict[str, list[ast.AST]]:
+        """name -> what its in-place statements bind once rewritten (`x += v` is `x = x + v`,
+        `torch.relu_(x)` and `torch.add(a, b, out=x)` bind `x` to the call's result): the same
+        evidence before a rewrite as after it, so a second run finds nothing the first did not."""
+        with self.memo.slot(("inplace-bindings", func)) as slot:
+            if slot.missing:
+                slot.value = inplace_bindings(self.ctx, func)
         return slot.value
 
     def _from_values(self, values: list[ast.AST], scope: Scope) -> Verdict:
@@ -276,6 +289,60 @@ class TensorEvidence:
                 return yes(Confidence.MEDIUM, f"input `{name}` of {scope.cls.name}.forward")
             return UNKNOWN
         return None
+
+
+_NO_TWIN_REBINDS = {"zero_": "zeros_like", "fill_": "full_like"}
+
+
+def inplace_bindings(ctx: FileContext, func: FunctionNode | None) -> dict[str, list[ast.AST]]:
+    """The bindings the rules' rewrites of `func`'s in-place statements would add (see
+    `TensorEvidence._inplace_bindings`), one walk over its statements."""
+    out: dict[str, list[ast.AST]] = {}
+    torch = ctx.torch_name()
+    stack: list[ast.stmt] = list(func.body if func is not None else ctx.tree.body)
+    while stack:
+        node = stack.pop()
+        t = type(node)
+        if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+            continue
+        if t is ast.ClassDef:
+            stack.extend(node.body)
+            continue
+        if t is ast.AugAssign and type(node.target) is ast.Name:
+            value = ast.BinOp(left=ast.Name(id=node.target.id, ctx=ast.Load()), op=node.op, right=node.value)
+            out.setdefault(node.target.id, []).append(ast.copy_location(value, node))
+        elif (t is ast.Expr or t is ast.Assign) and type(node.value) is ast.Call:
+            call = node.value
+            name = _written_name(ctx, call)
+            if name is not None:
+                out.setdefault(name, []).append(call)
+            elif isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name) and torch and (
+                    call.func.attr in _NO_TWIN_REBINDS or call.func.attr in RNG_FILL_METHODS):
+                factory = _NO_TWIN_REBINDS.get(call.func.attr, "empty_like")
+                value = ast.Call(func=ast.Attribute(value=ast.Name(id=torch, ctx=ast.Load()), attr=factory,
+                                                    ctx=ast.Load()),
+                                 args=[ast.Name(id=call.func.value.id, ctx=ast.Load())], keywords=[])
+                out.setdefault(call.func.value.id, []).append(ast.copy_location(value, node))
+        else:
+            for block in nested_bodies(node, t):
+                stack.extend(block)
+    return out
+
+
+def _written_name(ctx: FileContext, call: ast.Call) -> str | None:
+    """The name a torch call writes into: `torch.relu_(x)`, `F.relu(x, inplace=True)`, `out=x`."""
+    q = ctx.qualname(call.func) or ""
+    if not q.startswith("torch."):
+        return None
+    for kw in call.keywords:
+        if kw.arg == "out" and isinstance(kw.value, ast.Name):
+            return kw.value.id
+        if kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True:
+            return call.args[0].id if call.args and isinstance(call.args[0], ast.Name) else None
+    last = q.rsplit(".", 1)[-1]
+    if last.endswith("_") and not last.endswith("__") and call.args and isinstance(call.args[0], ast.Name):
+        return call.args[0].id
+    return None
 
 
 def _line_of(node: ast.AST) -> int:
