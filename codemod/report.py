@@ -202,6 +202,16 @@ class Problem:
         return default if value is None else value
 
     @property
+    def writes_tracked_value(self) -> bool:
+        """The runtime saw the value written into the leaf carry a graph (`written_value`).
+
+        Such a write is a differentiable update (`p -= lr * g` with `g` from
+        `autograd.grad(create_graph=True)`); reports without the field say False.
+        """
+        value = self.data.get("written_value")
+        return isinstance(value, Mapping) and bool(value.get("requires_grad"))
+
+    @property
     def needed_by(self) -> str | None:
         """`needed by SigmoidBackward0 to compute the gradient of fc.weight`, from what the runtime gave."""
         value = self.data.get("needed_by")

@@ -64,7 +64,7 @@ class InplaceMethod(Rule):
         "`s.mul_(m).add_(u)` becomes `s = s.mul(m).add(u)`. An in-place chain passed as a whole argument "
         "returns its receiver after changing it, so `num.sub_(den.abs_().add_(1))` becomes `den = "
         "den.abs().add(1)` then `num = num.sub(den)` (later readers of `den` see the update, as before), "
-        "only when everything evaluated before it is a name or a constant. Part of a tensor, "
+        "only when everything evaluated before it is a name or a constant; so is an in-place chain under other method calls, `scale = s.mul_(0.5).tanh_().mul(a)` becoming `s = s.mul(0.5).tanh()` then `scale = s.mul(a)` (the receiver is evaluated first either way). Part of a tensor, "
         "`out[:, 1:].tanh_()` (slices, integer literals, `...`), becomes `out_new = out.clone(); "
         "out_new[:, 1:] = out[:, 1:].tanh(); out = out_new`: the value reads the original, the write "
         "goes to a copy nothing saved. A loop variable is never rebound (that would not write back): "
@@ -107,6 +107,9 @@ class InplaceMethod(Rule):
         "import torch\n\ndef trunc_normal_(t, a, b):\n    t.uniform_(a, b)\n    return t\n",
         "import torch\n\nw = torch.randn(3, requires_grad=True)\nw.add_(1)\n",
         "import torch\n\ndef mix(x, lam):\n    x_flipped = x.flip(0).mul_(1.0 - lam)\n    return x_flipped\n",
+        # the in-place chain writes into a fresh copy nothing saved (wolf's first workaround)
+        "import torch\n\ndef f(params, alpha):\n    mu, log_scale = params.chunk(2, dim=1)\n"
+        "    scale = log_scale.clone().mul_(0.5).tanh_().mul(alpha).add(1.0)\n    return mu * scale\n",
         "import torch\n\ndef f(n, t):\n    y = torch.full((n, 3), 0.1)\n    y.scatter_(1, t, 0.9)\n    return y\n",
         "import torch\n\ndef swish(x, inplace=False):\n    return x.mul_(x.sigmoid()) if inplace else x.mul(x.sigmoid())\n",
         "import torch.nn as nn\n\nclass Norm(nn.Module):\n    def forward(self, x):\n"
@@ -152,6 +155,20 @@ class InplaceMethod(Rule):
                 "    den = den.abs().add(1)\n    num = num.sub(den)  # stable\n    return num / den\n"),
         Example("import torch\n\ndef f(a, m, u):\n    s = torch.sigmoid(a)\n    y = s.mul_(m).add_(u)\n    return y, s\n",
                 "import torch\n\ndef f(a, m, u):\n    s = torch.sigmoid(a)\n    s = y = s.mul(m).add(u)\n    return y, s\n"),
+        # an in-place chain under out-of-place calls: it is split off and rebinds its receiver
+        # (wolf's affine coupling: `log_scale` is one chunk of the subnet's output)
+        Example("import torch\n\ndef f(params, alpha):\n    mu, log_scale = params.chunk(2, dim=1)\n"
+                "    scale = log_scale.mul_(0.5).tanh_().mul(alpha).add(1.0)\n    return mu * scale, log_scale\n",
+                "import torch\n\ndef f(params, alpha):\n    mu, log_scale = params.chunk(2, dim=1)\n"
+                "    log_scale = log_scale.mul(0.5).tanh()\n    scale = log_scale.mul(alpha).add(1.0)\n"
+                "    return mu * scale, log_scale\n", unsafe=True),
+        Example("import torch\n\ndef f(a):\n    x = torch.sigmoid(a)\n    return x.tanh_().mul(x)\n",
+                "import torch\n\ndef f(a):\n    x = torch.sigmoid(a)\n    x = x.tanh()\n    return x.mul(x)\n"),
+        # refused: the caller's tensor changes, and the return hands back another one
+        Example("import torch\n\ndef f(x: torch.Tensor, a):\n    return x.mul_(0.5).tanh_().mul(a)\n", None),
+        # refused: an in-place call in an argument of the outer calls
+        Example("import torch\n\ndef f(a, b):\n    x = torch.sigmoid(a)\n    y = torch.tanh(b)\n"
+                "    z = x.tanh_().mul(y.add_(1))\n    return z\n", None),
         # refused: something read before the nested write would now read the new values
         Example("import torch\n\ndef f(a, b):\n    x = torch.tanh(a)\n    y = torch.tanh(b)\n"
                 "    x.add_(y.clone(), y.mul_(2))\n    return x\n", None),
@@ -301,7 +318,8 @@ class InplaceMethod(Rule):
             finding = self.finding(ctx, cand, confidence=conf, note=note,
                                    safety=FixSafety.SAFE if safe else FixSafety.UNSAFE)
             rebound, where = rebound_targets(ctx, site)
-            findings.append(declined(finding, decline_reason(ctx, ev, where, site.scope, rebound)))
+            why = decline_reason(ctx, ev, where, site.scope, rebound) or _split_return_blocker(ctx, site)
+            findings.append(declined(finding, why))
         return findings
 
     def fix_line(self, original: cst.CSTNode, updated: cst.CSTNode, index: int, rc) -> object | None:
@@ -454,7 +472,8 @@ def statement_shape(ctx: FileContext, site) -> tuple[bool, str]:
     Yes when its value is one call whose arguments hold the nested in-place chains as whole
     arguments (`num.sub_(den.abs_().add_(1))`, `g(x.add_(1))`) on names, after only names and
     constants (so hoisting `den = den.abs().add(1)` above the statement reorders nothing that
-    reads a value), or a chain of in-place twins on one name (`s.mul_(m).add_(u)`).
+    reads a value), or a chain of in-place twins on one name (`s.mul_(m).add_(u)`), or such a
+    chain as the receiver of other method calls (`s.mul_(m).tanh_().mul(a)`, see `_prefix_shape`).
     """
     top = _top_value(site.stmt)
     if not isinstance(top, ast.Call) or shares_line(ctx, site.stmt) or in_suite(ctx, site.stmt):
@@ -473,6 +492,9 @@ def statement_shape(ctx: FileContext, site) -> tuple[bool, str]:
         if isinstance(site.stmt, ast.Return) and not isinstance(root, ast.Name):
             return False, "the mutation of an attribute outlives the return"
         return True, ""
+    prefix = inplace_prefix(top)
+    if prefix is not None:
+        return _prefix_shape(ctx, site, top, prefix)
     if _twin_call(top) and not is_chain(top.func.value) or not _twin_call(top) and not is_chain(top.func):
         return False, "the call is nested in a larger expression"
     receiver = dotted(top.func.value) if _twin_call(top) else None
@@ -490,6 +512,49 @@ def statement_shape(ctx: FileContext, site) -> tuple[bool, str]:
     if any(_twin_call(n) for k in top.keywords for n in ast.walk(k.value)):
         return False, "an in-place call inside a keyword argument"
     return True, ""
+
+
+def inplace_prefix(top: ast.AST) -> ast.Call | None:
+    """The in-place chain at the bottom of a chain of other method calls: `x.mul_(m).tanh_()` of
+    `x.mul_(m).tanh_().mul(a).add(1)`; None when the top call is in place or holds no such chain."""
+    if _twin_call(top):
+        return None
+    node = top
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not _twin_call(node):
+        node = node.func.value
+    return node if node is not top and _twin_call(node) else None
+
+
+def _prefix_shape(ctx: FileContext, site, top: ast.Call, prefix: ast.Call) -> tuple[bool, str]:
+    """`s = x.mul_(m).tanh_().mul(a)` splits into `x = x.mul(m).tanh()` and `s = x.mul(a)`: Python
+    evaluates the receiver before the calls on it, so the split keeps the order, and every later
+    reader of `x` (the arguments of the outer calls included) sees the new values, as before."""
+    link: ast.AST = top
+    while link is not prefix:
+        if any(_twin_call(n) for a in (*link.args, *(k.value for k in link.keywords)) for n in ast.walk(a)):
+            return False, "an in-place call inside an argument of a call on the in-place chain's result"
+        link = link.func.value
+    while _twin_call(link):
+        if any(_twin_call(n) for a in (*link.args, *(k.value for k in link.keywords)) for n in ast.walk(a)):
+            return False, "an in-place call inside an argument of a chain"
+        link = link.func.value
+    if not is_chain(link):
+        return False, "the in-place chain's receiver is not a name or attribute chain"
+    return True, ""
+
+
+def _split_return_blocker(ctx: FileContext, site) -> str | None:
+    """Why `return x.mul_(m).tanh_().mul(a)` on a parameter `x` must not split: the rebinding
+    checks take the return being rewritten to hand `x` back, and this one hands back another
+    tensor, so the caller would lose the in-place change it sees."""
+    top = _top_value(site.stmt)
+    prefix = inplace_prefix(top) if isinstance(site.stmt, ast.Return) and top is not None else None
+    root = chain_root(prefix) if prefix is not None else None
+    func = site.scope.func
+    if not isinstance(root, ast.Name) or func is None or not any(p.arg == root.id for p in ctx.params(func)):
+        return None
+    return (f"`{root.id}` is a parameter and `{func.name}` returns another tensor at line {site.stmt.lineno}: "
+            "the caller sees the in-place change; a rebinding would drop it")
 
 
 def _subscript_receiver(form: str, recv: ast.Subscript) -> tuple[bool, str]:
@@ -668,8 +733,39 @@ def _contains_twin(node: cst.CSTNode) -> bool:
 
 
 def _has_nested(call: cst.Call) -> bool:
-    """Does the statement's call hold an in-place chain as a whole argument, or is it a chain?"""
-    return any(_is_twin(a.value) for a in call.args) or _is_twin(call) and _is_twin(call.func.value)
+    """Does the statement's call hold an in-place chain as a whole argument or at the bottom of
+    its receiver chain, or is it a chain?"""
+    return any(_is_twin(a.value) for a in call.args) or _is_twin(call) and _is_twin(call.func.value) \
+        or _cst_prefix(call) is not None
+
+
+def _cst_prefix(call: cst.BaseExpression) -> cst.Call | None:
+    """The libcst side of `inplace_prefix`: `x.mul_(m).tanh_()` of `x.mul_(m).tanh_().mul(a)`."""
+    if _is_twin(call):
+        return None
+    node = call
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and not _is_twin(node):
+        node = node.func.value
+    return node if node is not call and _is_twin(node) else None
+
+
+def _on_receiver(call: cst.BaseExpression, prefix: cst.Call, new: cst.BaseExpression) -> cst.BaseExpression:
+    """The chain of method calls `call` with its bottom `prefix` replaced by `new`."""
+    if call is prefix:
+        return new
+    return call.with_changes(func=call.func.with_changes(value=_on_receiver(call.func.value, prefix, new)))
+
+
+def _hoist_prefix(call: cst.Call, prefix: cst.Call) -> tuple[list[cst.Assign] | None, cst.Call]:
+    """`x = x.mul(m).tanh()` for the in-place chain under `call`, and `call` on `x` instead."""
+    root = _twin_chain(prefix)
+    if root is None or not is_reevaluable(root) or _nested_anywhere(call):
+        return None, call
+    value = _out_of_place(prefix)
+    if "\n" in cst.Module(body=[]).code_for_node(value):  # it spanned lines inside the statement's brackets
+        value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    hoisted = cst.Assign(targets=[cst.AssignTarget(target=root.deep_clone())], value=value)
+    return [hoisted], _on_receiver(call, prefix, root.deep_clone())
 
 
 def _atomic_cst(node: cst.BaseExpression) -> bool:
@@ -679,6 +775,9 @@ def _atomic_cst(node: cst.BaseExpression) -> bool:
 def _hoist(call: cst.Call) -> tuple[list[cst.Assign] | None, cst.Call]:
     """Rebindings for the in-place chains passed as whole arguments, and the call reading the
     names instead; (None, call) when an order of evaluation would change (see `statement_shape`)."""
+    prefix = _cst_prefix(call)
+    if prefix is not None:
+        return _hoist_prefix(call, prefix)
     func = call.func
     outer = _twin_chain(call) if _is_twin(call) else None
     if _is_twin(call) and _is_twin(func.value):  # a chain: nothing nested may be hoisted out of it
@@ -816,7 +915,8 @@ def _pieces(iterable: cst.BaseExpression) -> tuple[str, str, cst.BaseExpression 
 def _rebinds_loop_variable(call: cst.Call, rc) -> bool:
     """Is the chain's receiver the target of a `for` around this line? Rebinding it would not
     write back into what it iterates (the loop itself is rewritten, see `fix_compound`)."""
-    root = _twin_chain(call) if _is_twin(call) else None
+    prefix = call if _is_twin(call) else _cst_prefix(call)
+    root = _twin_chain(prefix) if prefix is not None else None
     loops = getattr(rc, "loops", ())
     return isinstance(root, cst.Name) and any(root.value in bound_names(loop.target) for loop in loops)
 

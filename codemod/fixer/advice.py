@@ -16,6 +16,7 @@ _STEP = re.compile(r"\.step\s*\(")
 _BACKWARD = re.compile(r"\.backward\s*\(|autograd\.(backward|grad)\s*\(")
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
 _ANY = "avoid the in-place operation"  # when no rule (or an unknown one) answers
+NO_GRAD_RULE = "IPF008"  # the leaf rule: wraps the write in `torch.no_grad()`
 
 
 def hand_fix(rule: str | None) -> str:
@@ -127,6 +128,35 @@ def no_rewrite(problem: Problem, site: Site | None, rule: str | None) -> str:
     return (
         f"no {rule or 'automatic'} rewrite applies at {_where(site)}{tail}. "
         f"Change it by hand: {how}, or clone the saved tensor before it is modified."
+    )
+
+
+def is_differentiable_leaf_update(problem: Problem, rule: str | None) -> bool:
+    """A write into a leaf of a value autograd tracks: `torch.no_grad()` would change the program.
+
+    IPF008's no_grad wrap is right for an update whose value is detached (`p -= lr * p.grad`);
+    when the value has a graph (`p -= lr * g`, `g` from `autograd.grad(create_graph=True)`),
+    the user means gradients to flow through the update, and no_grad would silently drop them
+    and overwrite the leaf. A reference run cannot tell: it replays the write the same way.
+    """
+    return rule == NO_GRAD_RULE and problem.writes_tracked_value
+
+
+def differentiable_leaf_update(problem: Problem) -> str:
+    """Rebind instead of writing into the leaf: the update stays in the graph, the leaf keeps its value."""
+    value = problem.get("written_value") or {}
+    grad_fn = value.get("grad_fn")
+    carried = f" (its grad_fn is {grad_fn})" if grad_fn else ""
+    name = problem.tensor.get("name")
+    leaf = f"the leaf `{name}`" if name else "a leaf tensor that requires grad"
+    return (
+        f"the in-place write at {_where(problem.modified_at)} writes a value that autograd tracks"
+        f"{carried} into {leaf}: it is a differentiable update (e.g. an inner step with gradients "
+        "from `torch.autograd.grad(..., create_graph=True)`), so `torch.no_grad()` would drop its "
+        "gradient and overwrite the leaf for good. Change it by hand: bind the result to a new tensor "
+        "instead of writing into the leaf (`fast = p - lr * g`) and run the forward with those "
+        "tensors, e.g. `torch.func.functional_call(model, fast_params, x)` with a dict of "
+        "updated parameters; the parameters themselves stay unchanged for the outer step."
     )
 
 

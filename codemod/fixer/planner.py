@@ -106,6 +106,8 @@ def plan_candidates(index: int, problem: Problem, report: Report | None, root: P
     if advice.is_ambiguous_view(problem):
         return Unfixable(index, advice.ambiguous_view(problem))
     code = rule_of(problem)
+    if advice.is_differentiable_leaf_update(problem, code):  # no_grad would change what it computes
+        return Unfixable(index, advice.differentiable_leaf_update(problem))
     targets = fix_targets(problem, code)
     texts: dict[Path, str] = {}
     if not targets:

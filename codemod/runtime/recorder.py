@@ -3,7 +3,10 @@
 Why: the verifier's oracle. A fix that detaches a tensor keeps the loss and silently
 stops gradients; only comparing every leaf's gradient, keyed stably across the
 original and the rewritten script ("fc.weight", else "leaf#k" in discovery order),
-catches that. Losses are compared bit for bit.
+catches that. Losses are compared bit for bit. A parameter is named by where it sits at
+each backward call, never by where it sat when first seen: a layer built free-standing
+and attached to the model later (conv-BN fusion, `setattr` surgery, wrapping in
+Sequential) must get the same name in the reference and in the fixed run.
 """
 from __future__ import annotations
 
@@ -82,7 +85,12 @@ class Recorder:
         self.loss_bits: list[str] = []
         self.grads: list[list] = []
 
+    def refresh(self) -> None:
+        """Re-read every parameter's qualified name (modules may have been re-parented since)."""
+        self._names = self._param_names()
+
     def key(self, t: torch.Tensor) -> str:
+        """`t`'s key: its parameter name as of the last refresh, else a stable "leaf#k"."""
         k = self._names.get(id(t))
         if k is None and isinstance(t, torch.nn.Parameter):
             self._names = self._param_names()
@@ -99,10 +107,21 @@ class Recorder:
             pass
         return k
 
+    def keys_now(self, leaves: list) -> list[str]:
+        """The keys of `leaves` under the names the parameters have now."""
+        self.refresh()
+        return [self.key(t) for t in leaves]
+
+    def param_names_now(self) -> dict[int, str]:
+        """id(parameter) -> its qualified name now (refreshes the names `key` uses)."""
+        self.refresh()
+        return self._names
+
     def after_backward(self, roots: list, leaves: list) -> None:
         vals = [loss_bits(r) for r in roots if isinstance(r, torch.Tensor)]
         self.losses.append(vals[0][0] if len(vals) == 1 else [v for v, _ in vals])
         self.loss_bits.append("|".join(b for _, b in vals))
+        self.refresh()
         row = []
         for leaf in leaves:
             g = leaf.grad
@@ -113,6 +132,7 @@ class Recorder:
         vals = [loss_bits(r) for r in outputs if isinstance(r, torch.Tensor)]
         self.losses.append(vals[0][0] if len(vals) == 1 else [v for v, _ in vals])
         self.loss_bits.append("|".join(b for _, b in vals))
+        self.refresh()
         row = []
         for k, (inp, g) in enumerate(zip(inputs, result)):
             key = self.key(inp) if inp.grad_fn is None else "input#%d" % k

@@ -105,6 +105,8 @@ def problem_json(p: Any) -> dict:
         "module": p.module,
         "needed_by": p.needed_by,
         "grad_of": p.grad_of,
+        # a write into a leaf: whether the value written is tracked by autograd (None: not a leaf write)
+        "written_value": getattr(p, "written_value", None),
         "backward_call": p.backward_call,
         "detected_by": p.detected_by,
         "anomaly_saved_at": p.anomaly_saved_at,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+import weakref
 from typing import Any, Iterator, Optional
 
 import torch
@@ -39,7 +40,11 @@ class Problem:
         self.rule: Optional[str] = kw.get("rule")
         self.tensor: dict = kw.get("tensor") or {}
         self.needed_by: Optional[str] = kw.get("needed_by")
-        self.grad_of: Optional[list] = kw.get("grad_of")
+        self._grad_of: Optional[list] = kw.get("grad_of")
+        self._grad_leaves: Optional[list] = None  # [(weakref or None, name when seen)], named late
+        self._recorder: Optional[Recorder] = None
+        # what was written into a leaf: {"requires_grad", "grad_fn"} of the value operands
+        self.written_value: Optional[dict] = kw.get("written_value")
         self.backward_call: Optional[int] = kw.get("backward_call")
         self.rid: Optional[int] = kw.get("rid")
         self.detected_by: str = kw.get("detected_by", "tracker")
@@ -49,6 +54,60 @@ class Problem:
         self.seq: int = kw.get("seq", 0)
         # the other writes between save and use: [(site, op)], the first write is modified_site
         self.also_modified: list = kw.get("also_modified") or []
+
+    @property
+    def grad_of(self) -> Optional[list]:
+        """The keys of the leaves whose gradient needs the old value, named as late as possible.
+
+        A leaf seen at a forward write may belong to a layer not yet attached to the model
+        (`setattr` after building it); the recording names it where it sits at backward, and
+        so must the report. Leaves still alive are named now, the others by the last name
+        `settle` saw.
+        """
+        if self._grad_leaves is None or self._recorder is None:
+            return self._grad_of
+        alive = [ref() for ref, _last in self._grad_leaves]
+        names = self._recorder.param_names_now() if any(t is not None for t in alive) else {}
+        out = []
+        for t, (_ref, last) in zip(alive, self._grad_leaves):
+            name = names.get(id(t)) if t is not None else None
+            if name is None and t is not None and last is None:
+                name = self._recorder.key(t)  # a plain leaf: its "leaf#k" key
+            out.append(name or last)
+        return [name for name in out if name is not None]
+
+    @grad_of.setter
+    def grad_of(self, value: Optional[list]) -> None:
+        self._grad_of, self._grad_leaves = value, None
+
+    def name_leaves(self, leaves: list, recorder: Recorder) -> None:
+        """Remember the leaves for `grad_of`, named now and again at every `settle`."""
+        refs = []
+        for t in leaves:
+            try:
+                ref: Any = weakref.ref(t)
+            except TypeError:
+                ref = (lambda t=t: t)
+            refs.append((ref, None))
+        self._grad_leaves, self._recorder = refs, recorder
+        self.settle(recorder.param_names_now())
+
+    def settle(self, names: dict) -> None:
+        """Note the leaves' parameter names as of now (`names`: id -> qualified name)."""
+        if self._grad_leaves is None:
+            return
+        settled = []
+        for ref, last in self._grad_leaves:
+            t = ref()
+            settled.append((ref, names.get(id(t), last) if t is not None else last))
+        self._grad_leaves = settled
+
+    def names_leaves(self) -> bool:
+        """`grad_of` is named from live leaves (not a list fixed when the problem was found)."""
+        return self._grad_leaves is not None
+
+    def has_grad_of(self) -> bool:
+        return self._grad_leaves is not None or self._grad_of is not None
 
     def key(self) -> tuple:
         """One problem per (write, save) pair: the write's place and the saving *line*.
@@ -111,6 +170,40 @@ def _other_writes(rec: Any, first: Any) -> list:
             seen.add(where)
             out.append((hit.site, hit.op))
     return out
+
+
+def written_value(args: tuple, kwargs: dict, targets: list) -> Optional[dict]:
+    """Whether the value written into a tensor is itself tracked by autograd (None: no tensor operand).
+
+    `p -= lr * g` with `g` from `autograd.grad(create_graph=True)` writes a value with a
+    graph: the user means a differentiable update, and doing it under `torch.no_grad()`
+    would drop that graph. `p -= lr * p.grad` writes a detached value (an optimizer step).
+    """
+    written = {id(t) for t in targets if isinstance(t, torch.Tensor)}
+    memory = {_storage(t) for t in targets if isinstance(t, torch.Tensor)}
+    # an alias of the written tensor is its own old value (`b[:, 4] += c` writes b[:, 4] back)
+    operands = [a for a in _flat(list(args) + [v for k, v in (kwargs or {}).items() if k != "out"])
+                if isinstance(a, torch.Tensor) and id(a) not in written and _storage(a) not in memory]
+    if not operands:
+        return None
+    tracked = next((a for a in operands if a.requires_grad), None)
+    grad_fn = tracked.grad_fn if tracked is not None else None
+    return {"requires_grad": tracked is not None, "grad_fn": type(grad_fn).__name__ if grad_fn is not None else None}
+
+
+def _storage(t: torch.Tensor) -> Any:
+    try:
+        return t.untyped_storage().data_ptr()
+    except Exception:  # a tensor without storage (meta, functional wrappers)
+        return ("id", id(t))
+
+
+def _flat(items: list) -> Iterator[Any]:
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from item
+        else:
+            yield item
 
 
 def _tensor_info(t: torch.Tensor, saved: Optional[int], now: Optional[int]) -> dict:
@@ -223,13 +316,18 @@ class Session:
         if kind == "view-modified" and t is not None:
             self._locate_view(p, t, msg)
         if kind == "leaf-modified" and t is not None:
-            p.grad_of = [self.recorder.key(t)]
+            p.name_leaves([t], self.recorder)
+        leaf_write = kind == "leaf-modified" or rule == "IPF008"
+        if leaf_write:
+            p.written_value = written_value(args, kwargs, ts)
         self._add(p)
-        if self.clone_on_write and (kind == "leaf-modified" or rule == "IPF008"):
-            # reference semantics of the IPF008 fix: the same update, outside autograd
+        tracked = bool(p.written_value and p.written_value.get("requires_grad"))
+        if self.clone_on_write and leaf_write and not tracked:
+            # reference semantics of the IPF008 fix: the same update, outside autograd. A
+            # tracked value is a differentiable update: no_grad would not be what it means
             with torch.no_grad():
                 return func(*args, **kwargs)
-        if self.clone_on_write and kind == "view-modified":
+        if self.clone_on_write and kind == "view-modified" and not (leaf_write and tracked):
             # the values the program means: the write replayed outside autograd. The losses
             # that follow are the oracle for a fix; the gradients are not (autograd missed the write)
             self.values_only_reference = True
@@ -294,16 +392,24 @@ class Session:
                     self._on_saved_problem("silent-data-mutation", rec, silent)
 
     def _attach_grad_of(self, roots: list, first: int) -> None:
-        want = {p.rid: p for p in self.problems[first:] if p.rid is not None and p.grad_of is None}
+        want = {p.rid: p for p in self.problems[first:] if p.rid is not None and not p.has_grad_of()}
         if not want:
             return
         for node, rids in _nodes_with_saved_records(roots):
             for rid in [r for r in rids if r in want]:
                 p = want.pop(rid)
                 p.needed_by = p.needed_by or type(node).__name__
-                p.grad_of = [self.recorder.key(leaf) for leaf in leaves_below([node])]
+                p.name_leaves(leaves_below([node]), self.recorder)
             if not want:
                 return
+
+    def _settle_names(self) -> None:
+        """At a backward call: every problem's leaves take the names the recording gives them."""
+        pending = [p for p in self.problems if p.names_leaves()]
+        if pending:
+            names = self.recorder.param_names_now()
+            for p in pending:
+                p.settle(names)
 
     # -- backward entry points -------------------------------------------------
     def _wrap(self, orig: Any, kind: str) -> Any:
@@ -337,12 +443,14 @@ class Session:
                     sess._anomaly_cross_check(first, caught)
                     sess._scan_graph(roots)
                 sess._attach_grad_of(roots, first)
+                sess._settle_names()
                 sess.stopped_by = "problem"
                 raise StopRun() from e
             finally:
                 sess.depth = 0
                 sess.registry.sweep()
             sess.calls += 1
+            sess._settle_names()
             if sess.nudger is not None:
                 sess.nudger.after_backward(roots)
             if sess.recording:

@@ -468,3 +468,27 @@ def test_an_inplace_op_that_saved_its_result_gets_the_clone_after_it(tmp_path: P
     rewritten = _rewritten(Plan((clone,), (), ()))["net.py"]
     assert rewritten == INPLACE_RELU.replace("first = self.relu(self.conv(x))\n",
                                              "first = self.relu(self.conv(x)).clone()\n")
+
+
+def _ipf008_everywhere(source, code, line, col):
+    return Position(line, 4) if code == "IPF008" else None
+
+
+def _leaf_write(project: Path, value: dict | None) -> dict:
+    return problem(project / "net.py", 11, "IPF008", kind="leaf-modified", saved_at=None, written_value=value)
+
+
+def test_no_grad_is_not_offered_for_a_leaf_write_of_a_tracked_value(project: Path) -> None:
+    tracked = {"requires_grad": True, "grad_fn": "MulBackward0"}
+    result = plan_all(parsed(_leaf_write(project, tracked)), project, None, locate=_ipf008_everywhere)
+    assert result.fixes == () and result.alternatives == ()
+    (why,) = result.unfixable
+    assert "differentiable update" in why.why and "MulBackward0" in why.why
+    assert "functional_call" in why.why and "torch.stack" not in why.why
+
+
+@pytest.mark.parametrize("value", [{"requires_grad": False, "grad_fn": None}, None])
+def test_no_grad_is_offered_for_a_leaf_write_of_a_detached_value(project: Path, value) -> None:
+    result = plan_all(parsed(_leaf_write(project, value)), project, None, locate=_ipf008_everywhere)
+    assert result.unfixable == ()
+    assert [fix.rule for fix in result.fixes] == ["IPF008"]
