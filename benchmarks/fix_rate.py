@@ -16,6 +16,8 @@ For every script of corpora/failing/ (in a scratch copy):
   its gradients are not the oracle), the check is: the first loss bitwise equal to the original's, and the float64
   finite-difference check at a step 10x the verifier's agreeing on the fixed copy while
   rejecting the original (this reuses the runtime's nudging code: not independent of it);
+- a second `--apply` on the fixed copy: it must end `clean` and write nothing (the test
+  suite checks this on every other case only, for time);
 - wall time of --apply relative to one plain `python SCRIPT` run of the working
   (golden) script, and the same on a ResNet-18-sized script (target <= 3x).
 """
@@ -202,6 +204,14 @@ def run_case(case: Case) -> dict[str, Any]:
                                "strategies": strategies(report), "candidates_run": candidates_run(report)}
         if report.get("status") == "fixed":
             row["golden_match"] = all((work / rel).read_bytes() == g.read_bytes() for rel, g in case.goldens.items())
+            before = {p: p.read_bytes() for p in work.rglob("*.py")}
+            again, _ = _timed(CLI + args, work)  # the fixed copy again: clean, and nothing written
+            try:
+                status = json.loads(again.stdout).get("status")
+            except ValueError:
+                status = None
+            row["second_clean"] = (status, again.returncode) == ("clean", 0) and all(
+                p.read_bytes() == data for p, data in before.items())
             ref, fixed = base / "ref.pt", base / "fixed.pt"
             _timed([sys.executable, str(LAUNCH), "--report", str(base / "r.json"), "--clone-on-write",
                     "--record", str(ref), "--", case.entry, *case.args], orig)
@@ -288,6 +298,7 @@ def main() -> int:
         "fixed_share": round(len(fixed) / len(fixable), 3) if fixable else None,
         "scripts": len(rows), "localized": len(loc), "localized_share": round(len(loc) / len(rows), 3) if rows else None,
         "harmful_edits": len(harmful), "unfixable_marked_fixed": len(wrongly_fixed),
+        "second_apply_not_clean": sorted(r["name"] for r in rows if r.get("second_clean") is False),
         "median_ratio": ratios[len(ratios) // 2] if ratios else None, "max_ratio": ratios[-1] if ratios else None,
         "median_ratio_first_candidate_verified": first_ratios[len(first_ratios) // 2] if first_ratios else None,
         "fixed_per_strategy": per_strategy(rows),
@@ -299,7 +310,7 @@ def main() -> int:
     print(json.dumps(summary, indent=2))
     if opts.json_out:
         Path(opts.json_out).write_text(json.dumps({"summary": summary, "rows": rows}, indent=2, default=str))
-    return 0 if not harmful and not wrongly_fixed else 1
+    return 0 if not harmful and not wrongly_fixed and not summary["second_apply_not_clean"] else 1
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class Problem:
                 ref: Any = weakref.ref(t)
             except TypeError:
                 ref = (lambda t=t: t)
-            refs.append((ref, None))
+            refs.append((ref, recorder.key(t)))  # its key now: a plain leaf's `leaf#k` if it dies before the report
         self._grad_leaves, self._recorder = refs, recorder
         self.settle(recorder.param_names_now())
 

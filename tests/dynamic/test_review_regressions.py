@@ -171,7 +171,7 @@ def test_json_mode_names_the_failure_and_promises_no_traceback_that_is_not_there
     assert last == "inplace-fix: train.py: the script failed for another reason (SystemExit: 4); its output is above."
 
 
-FILES = 1500  # enough that the writes are under way when the signal lands; each written one is put back
+FILES = 800  # enough that the writes are under way when the signal lands; each written one is put back
 
 
 @pytest.mark.skipif(os.name != "posix" or not shutil.which("pgrep"), reason="needs POSIX signals and pgrep")

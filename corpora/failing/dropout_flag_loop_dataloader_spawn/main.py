@@ -1,9 +1,9 @@
 # inplace-fix-expect: kind=saved-tensor-modified modified=model.py:24 saved=model.py:24 constructed=model.py:19 rule=IPF004 fixable=yes fix=IPF004@model.py:36
-# pattern: inplace_flag_set_after_construction_loop (extra: DataLoader with 2 spawned workers that import the project's modules)
+# pattern: inplace_flag_set_after_construction_loop (extra: DataLoader with a spawned worker that imports the project's modules)
 # Reproduces https://github.com/qianyu-dlut/MVANet/issues/2: the model flips every nn.ReLU and
 # nn.Dropout to inplace after construction (model.py), and the dropout after the functional
 # relu of `get_activation_fn("relu")` then overwrites the output relu saved for backward.
-# The batches come from a DataLoader with num_workers=2 and the "spawn" context: each worker
+# The batches come from a DataLoader with num_workers=1 and the "spawn" context: the worker
 # is a fresh interpreter that re-imports main.py, dataset.py and model.py from disk.
 # cpu: 8
 import torch
@@ -18,7 +18,7 @@ def main():
     torch.manual_seed(0)
     net = MiniMVANet()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loader = DataLoader(SaliencyPatches(), batch_size=4, shuffle=False, num_workers=2,
+    loader = DataLoader(SaliencyPatches(), batch_size=4, shuffle=False, num_workers=1,
                         multiprocessing_context="spawn")
     for step, (image, mask) in enumerate(loader):
         opt.zero_grad()
