@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from inplace_fix.transforms.base import Candidate, Example, Finding, FixSafety, Rule
 from inplace_fix.transforms.common import (
-    clone_then_write, cst_reads_name, decline_reason, declined, fresh_before, fresh_name, in_suite, python_list, shares_line,
+    clone_then_write, cst_reads_name, decline_reason, declined, fresh_before, fresh_name, in_suite, shares_line,
     subscript_root_name, with_root, write_into_copy,
 )
 from inplace_fix.transforms.context import FileContext

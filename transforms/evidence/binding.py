@@ -24,7 +24,7 @@ import ast
 
 from inplace_fix.transforms.context import FileContext, FunctionNode, Scope, dotted, nested_bodies
 from inplace_fix.transforms.evidence.containers import (
-    CONTAINER_ANNOTATION, CONTAINER_NAME, container_uses, container_value, mentions_container_use,
+    CONTAINER_ANNOTATION, CONTAINER_NAME, Uses, container_uses, container_value, mentions_container_use,
 )
 from inplace_fix.transforms.evidence.flow import (
     CallSite, Flow, argument, assigned, call_sites, flow, holders, is_none, keeps_object, reads, returns_object,
@@ -151,7 +151,7 @@ class BindingEvidence:
                 slot.value = "\n".join(self.ctx.source_line(i) for i in lines)
         return slot.value
 
-    def _uses(self, func: FunctionNode | None) -> dict[str, "Uses"]:
+    def _uses(self, func: FunctionNode | None) -> dict[str, Uses]:
         with self.memo.slot(("binding-uses", func)) as slot:
             if slot.missing:
                 slot.value = container_uses(self.ctx, func)
