@@ -17,9 +17,8 @@ input a user must correct:
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -33,7 +32,7 @@ from inplace_fix.request import Request, check_request
 from inplace_fix.transforms.base import Finding
 
 __all__ = [
-    "scan", "migrate", "diagnose", "fix", "restore", "project_root",
+    "scan", "migrate", "scan_source", "migrate_source", "SourceMigration", "diagnose", "fix", "restore", "project_root",
     "StaticOptions", "ScanResult", "MigrateResult", "Target", "RunOptions", "FixOptions",
     "Diagnosis", "Outcome", "Report", "Problem", "Site", "Fix", "Round", "Finding", "FileResult", "FileError",
     "InputError", "Recovered",
@@ -55,6 +54,7 @@ class StaticOptions:
     jobs: int | None = None  # worker processes; None or 0: every core
     unsafe_fixes: bool = False  # migrate: also rewrites that can change behaviour through aliasing
     file_timeout: float | None = 30.0  # seconds per file; a file over it is an error, left alone; None: no limit
+    force_exclude: bool = False  # the config's excludes apply to files named explicitly too (pre-commit)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def _static(paths: Sequence[str], options: StaticOptions, fix: bool, write: bool
         raise InputError("no paths given")
     workset = build_workset(list(paths), list(options.select) or None, list(options.ignore), fix=fix,
                             unsafe=options.unsafe_fixes, write=write, min_confidence=options.min_confidence,
-                            cwd=Path(cwd) if cwd else None)
+                            cwd=Path(cwd) if cwd else None, force_exclude=options.force_exclude)
     from dataclasses import replace
 
     jobs = tuple((target, replace(lint, file_timeout=options.file_timeout or None)) for target, lint in workset.jobs)
@@ -146,6 +146,39 @@ def migrate(paths: Sequence[str], options: StaticOptions = StaticOptions(), appl
     return MigrateResult(files, errors, applied=apply, recovered=recovered)
 
 
+@dataclass(frozen=True)
+class SourceMigration(MigrateResult):
+    """`migrate -`: the rewritten source (the input unchanged when nothing applies)."""
+
+    output: bytes = b""
+
+
+def _stdin(data: bytes, name: str | None, options: StaticOptions, fix: bool, cwd: str | None):
+    from inplace_fix.stdin_input import lint_stdin
+
+    return lint_stdin(data, name, tuple(options.select) or None, tuple(options.ignore), fix=fix,
+                      unsafe=options.unsafe_fixes, min_confidence=options.min_confidence,
+                      file_timeout=options.file_timeout or None, force_exclude=options.force_exclude,
+                      cwd=Path(cwd or os.getcwd()))
+
+
+def scan_source(data: bytes, name: str | None = None, options: StaticOptions = StaticOptions(), *,
+                cwd: str | None = None) -> ScanResult:
+    """`scan` of one source given as bytes (stdin), as the file `name` (its config, its path shown)."""
+    done = _stdin(data, name, options, False, cwd)
+    files = () if done.file is None else (done.file,)
+    return ScanResult(files, tuple(FileError(r.display, r.error) for r in files if r.error))
+
+
+def migrate_source(data: bytes, name: str | None = None, options: StaticOptions = StaticOptions(), *,
+                   cwd: str | None = None) -> SourceMigration:
+    """`migrate` of one source given as bytes: the rewrite comes back in `output`, nothing is written."""
+    done = _stdin(data, name, options, True, cwd)
+    files = () if done.file is None else (done.file,)
+    return SourceMigration(files, tuple(FileError(r.display, r.error) for r in files if r.error),
+                           output=done.output)
+
+
 # ------------------------------------------------------------------ dynamic: diagnose, fix
 
 
@@ -168,7 +201,7 @@ class RunOptions:
 
     steps: int = 3  # stop cleanly after this many successful backward calls
     timeout: float = 600.0  # seconds; the script and everything it started are stopped then
-    python: str = field(default_factory=lambda: sys.executable)  # the interpreter that has torch
+    python: str | None = None  # the interpreter that has torch; None: this one if it has torch, else `python` on PATH
     root: str | None = None  # project root (default: the git top-level above the script, else its folder)
     anomaly: bool = False  # also run torch's anomaly detection as a cross-check
     cwd: str | None = None  # the directory the script runs in (default: the current one)
@@ -192,6 +225,12 @@ def _request(target: Target | str | os.PathLike[str], options: RunOptions) -> Re
                                  anomaly=options.anomaly, cwd=options.cwd or os.getcwd()))
 
 
+def _notebook(target: Target | str | os.PathLike[str]) -> Target | None:
+    """The target when it is a Jupyter notebook (`.ipynb`), else None."""
+    t = Target.of(target)
+    return t if t.module is None and t.script is not None and os.fspath(t.script).endswith(".ipynb") else None
+
+
 def diagnose(target: Target | str | os.PathLike[str], options: RunOptions = RunOptions(), *,
              stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> Diagnosis:
     """Run the script once under the runtime; each problem found comes with its proposed fix.
@@ -201,6 +240,13 @@ def diagnose(target: Target | str | os.PathLike[str], options: RunOptions = RunO
     """
     from inplace_fix.fixer.preview import propose_each
 
+    notebook = _notebook(target)
+    if notebook is not None:  # its code cells, run as one script (notebook_run)
+        from inplace_fix.notebook_run import diagnose_notebook
+
+        return diagnose_notebook(notebook.script or "", options.cwd or os.getcwd(),
+                                 lambda script: _request(Target(script=script, args=notebook.args), options),
+                                 stdout, stderr)
     request = _request(target, options)
     diagnosis = run_diagnosis(request, stdout, stderr)
     if not diagnosis.problems:
@@ -217,6 +263,15 @@ def fix(target: Target | str | os.PathLike[str], options: FixOptions = FixOption
     """
     from inplace_fix.fixer.apply import apply_fix
 
+    notebook = _notebook(target)
+    if notebook is not None:  # its code cells, run as one script; the verified fix goes into the cells
+        from inplace_fix.notebook_run import fix_notebook
+
+        return fix_notebook(notebook.script or "", options.cwd or os.getcwd(),
+                            lambda script: _request(Target(script=script, args=notebook.args), options),
+                            lambda request: apply_fix(request, max_rounds=options.max_rounds,
+                                                      max_candidates=options.max_candidates, cwd=request.cwd,
+                                                      echo=echo))
     request = _request(target, options)
     return apply_fix(request, max_rounds=options.max_rounds, max_candidates=options.max_candidates,
                      cwd=request.cwd, echo=echo)

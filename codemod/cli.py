@@ -56,6 +56,7 @@ def main() -> None:
     inplace-fix scan models/             static lint of every in-place site; runs no code
     inplace-fix migrate repo/ [--apply]  static bulk rewrite: diff first, --apply writes
     inplace-fix restore                  undo what an --apply that was killed left behind
+    inplace-fix rule IPF004              what a rule finds, why it breaks autograd, its fix
 
     \b
     Exit codes: 0 nothing to fix, or every fix applied and verified
@@ -77,6 +78,7 @@ def main() -> None:
 # Each command lives in inplace_fix/commands/, one module per family of commands.
 from inplace_fix.commands.fix import fix_command, run_command  # noqa: E402
 from inplace_fix.commands.recovery import restore_command  # noqa: E402
+from inplace_fix.commands.rules import rule_command  # noqa: E402
 from inplace_fix.commands.static import migrate_command, scan_command  # noqa: E402
 
 main.add_command(fix_command)
@@ -84,3 +86,4 @@ main.add_command(run_command)
 main.add_command(scan_command)
 main.add_command(migrate_command)
 main.add_command(restore_command)
+main.add_command(rule_command)

@@ -24,9 +24,9 @@ __all__ = ["SKIP_DIRS", "Discovered", "Target", "discover", "display_path", "is_
 
 SKIP_DIRS = frozenset(
     {".git", "__pycache__", "build", "dist", "site-packages", "node_modules", ".tox", ".eggs",
-     ".hg", ".svn", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+     ".hg", ".svn", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
 )
-SOURCE_SUFFIXES = (".py",)
+SOURCE_SUFFIXES = (".py", ".ipynb")  # a notebook's code cells are read as one script (notebook_lint)
 
 
 @dataclass(frozen=True)

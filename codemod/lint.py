@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inplace_fix import notebook_lint
 from inplace_fix.fileio import SourceError, SourceFile, encode, read_source
+from inplace_fix.notebook import NotebookError, is_notebook
 from inplace_fix.patch import unified_diff
 from inplace_fix.suppressions import is_suppressed, parse_suppressions
 from inplace_fix.transforms.base import Finding, FixSafety, Position
@@ -203,6 +205,7 @@ def _rewrite(source: SourceFile, display: str, findings: list[Finding], options:
     # (when line 1 is context) and, on output, its encoding (see `encoding`).
     result["diff"] = _diff(display, source, outcome)
     result["encoding"] = source.encoding
+    result["_text"] = outcome.source  # a notebook's cells are written back from it (notebook_lint.finish)
     if options.write:
         result["_data"] = data  # hashed by lint_file once the time budget is off
 
@@ -345,6 +348,15 @@ def lint_file(path: Path, display: str, options: LintOptions) -> FileResult:
     except Exception as exc:  # a bug of ours must not stop a run over a thousand files
         return FileResult(path, display, error=f"internal error: {type(exc).__name__}: {exc}", error_kind="internal",
                           **{k: v for k, v in result.items() if k in ("findings", "suppressed")})
+    finally:
+        _forget_parse()
+
+
+def _forget_parse() -> None:
+    """The file's syntax tree is not needed past its result (see `context.forget_parse`)."""
+    from inplace_fix.transforms.context import forget_parse
+
+    forget_parse()
 
 
 def _lint(path: Path, display: str, options: LintOptions, result: dict) -> FileResult | None:
@@ -353,10 +365,19 @@ def _lint(path: Path, display: str, options: LintOptions, result: dict) -> FileR
         source = read_source(path)
     except SourceError as exc:
         return FileResult(path, display, error=exc.reason, error_kind="read")
+    script = None
+    if is_notebook(path):  # its code cells, as one script with a line map (notebook_lint)
+        try:
+            script, source, skipped = notebook_lint.script_source(source)
+        except NotebookError as exc:
+            return FileResult(path, display, error=exc.reason, error_kind="parse")
+        if script is None:
+            return FileResult(path, display, notes=(skipped,))
     try:
         found = _analyze(source, display, options.rules)
     except SyntaxError as exc:
-        return FileResult(path, display, error=_syntax_reason(exc), error_kind="parse")
+        reason = _syntax_reason(exc) if script is None else notebook_lint.syntax_reason(exc, script, display)
+        return FileResult(path, display, error=reason, error_kind="parse")
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         return FileResult(path, display, error=f"cannot parse: {type(exc).__name__}: {exc}", error_kind="parse")
     found = [f for f in found if _CONFIDENCE_RANK[f.confidence.value] >= _CONFIDENCE_RANK[options.min_confidence]]
@@ -366,4 +387,7 @@ def _lint(path: Path, display: str, options: LintOptions, result: dict) -> FileR
     if options.fix and findings:
         result["_source"] = source
         _rewrite(source, display, findings, options, result)
+    new_text = result.pop("_text", None)
+    if script is not None:
+        notebook_lint.finish(script, display, source, result, new_text)
     return None

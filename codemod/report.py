@@ -202,6 +202,12 @@ class Problem:
         return default if value is None else value
 
     @property
+    def ranks(self) -> tuple[int, ...]:
+        """The ranks of a distributed run (torchrun) that hit this problem; () for a plain run."""
+        value = self.data.get("ranks")
+        return tuple(int(r) for r in value if isinstance(r, int)) if isinstance(value, list) else ()
+
+    @property
     def writes_tracked_value(self) -> bool:
         """The runtime saw the value written into the leaf carry a graph (`written_value`).
 
@@ -320,6 +326,8 @@ class Report:
             out["anomaly_fallback"] = self.data["anomaly_fallback"]
         if self.data.get("dispatch_fallback"):  # the re-run that looked for a write inside a torch function
             out["dispatch_fallback"] = self.data["dispatch_fallback"]
+        if self.data.get("ranks") is not None:  # a distributed launcher: the ranks whose workers reported
+            out["ranks"] = list(self.data["ranks"])
         if self.applied:
             out.update({"rounds": [r.to_json(cwd) for r in self.rounds], "files_changed": list(self.files_changed),
                         "restored": list(self.restored), "why": self.why or None, "summary": self.summary})

@@ -4,6 +4,11 @@
 the project root resolved, or raises `InputError` with one line (exit 2): a missing
 file, a folder, a syntax error, an interpreter that does not run or has no torch, a
 module that does not exist. Nothing is run but the interpreter's own probe.
+
+Which interpreter: `--python` when the user gave one; else this one if it has torch
+(inplace-fix installs without torch: `pip install inplace-fix` is enough for `scan` and
+`migrate`), else the active environment's `python` on PATH. `torchrun` (as the script or
+the module) means `-m torch.distributed.run`, whose workers the runtime follows.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from typing import Any
 from inplace_fix.errors import InputError
 from inplace_fix.paths import display_path, find_root, link_problem
 
-__all__ = ["InputError", "Request", "check_request", "LAUNCHER"]
+__all__ = ["InputError", "Request", "check_request", "LAUNCHER", "TORCHRUN", "pick_python"]
+
+TORCHRUN = "torch.distributed.run"  # what the `torchrun` command runs
 
 LAUNCHER = Path(__file__).resolve().parent / "runtime" / "launch.py"
 
@@ -35,7 +42,7 @@ class Request:
     args: tuple[str, ...] = ()
     steps: int = 3
     timeout: float = 600.0
-    python: str = sys.executable
+    python: str | None = sys.executable  # None: the first interpreter with torch (`pick_python`)
     root: str | None = None  # None: git top-level above the script, else its folder
     anomaly: bool = False
     cwd: str = field(default_factory=os.getcwd)
@@ -130,23 +137,60 @@ def _same_interpreter(python: str) -> bool:
     return os.path.normcase(os.path.abspath(python)) == os.path.normcase(os.path.abspath(sys.executable))
 
 
+def _resolve(python: str, cwd: str) -> str:
+    if os.sep in python or (os.altsep and os.altsep in python):
+        resolved = os.path.abspath(os.path.join(cwd, python))
+        if not (os.path.isfile(resolved) and os.access(resolved, os.X_OK)):
+            raise InputError(f"--python {python}: no such executable")
+        return resolved
+    found = shutil.which(python)
+    if found is None:
+        raise InputError(f"--python {python}: not found on PATH")
+    return found
+
+
+def _has_torch(python: str, cwd: str) -> bool:
+    if _same_interpreter(python):
+        return importlib.util.find_spec("torch") is not None
+    return bool(_probe(python, None, cwd).get("torch"))
+
+
+def pick_python(python: str | None, cwd: str) -> str:
+    """The interpreter that runs the script: `python` if the user chose one, else the first with torch.
+
+    Not chosen (None): this one if it has torch, else
+    `python` on PATH (an activated virtualenv or conda environment). None has it: one
+    line naming what to install. A chosen one without torch is the request check's error.
+    """
+    if python is not None:
+        return _resolve(python, cwd)
+    here = sys.executable
+    if _has_torch(here, cwd):
+        return here
+    on_path = shutil.which("python") or shutil.which("python3")
+    if on_path and not _same_interpreter(on_path) and _has_torch(on_path, cwd):
+        return on_path
+    tried = here + (f" or {on_path} (`python` on PATH)" if on_path and not _same_interpreter(on_path) else "")
+    raise InputError(f"no interpreter with torch: {tried} has none; install it (pip install torch, or "
+                     "pip install \"inplace-fix[torch]\") or pass --python PY that has it")
+
+
+def _launcher_alias(request: Request) -> Request:
+    """`inplace-fix torchrun ...` and `run -m torchrun` are `run -m torch.distributed.run`."""
+    named = request.module == "torchrun" or (
+        request.module is None and request.script == "torchrun" and not Path(request.cwd, "torchrun").exists())
+    return replace(request, script=None, module=TORCHRUN) if named else request
+
+
 def check_request(request: Request) -> Request:
     """Validate the input before anything runs; returns the request with paths resolved.
 
     Raises InputError with a one-line reason: missing file, a folder, a syntax error,
     an interpreter that does not run or has no torch, a module that does not exist.
     """
-    python = request.python
-    if os.sep in python or (os.altsep and os.altsep in python):
-        resolved = os.path.abspath(os.path.join(request.cwd, python))
-        if not (os.path.isfile(resolved) and os.access(resolved, os.X_OK)):
-            raise InputError(f"--python {python}: no such executable")
-    else:
-        resolved = shutil.which(python)
-        if resolved is None:
-            raise InputError(f"--python {python}: not found on PATH")
-    python = resolved
+    request = _launcher_alias(request)
     cwd = request.cwd
+    python = pick_python(request.python, cwd)
     if request.module is not None:
         if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", request.module):
             raise InputError(f"-m {request.module}: not a module name")
@@ -172,10 +216,7 @@ def check_request(request: Request) -> Request:
         if not script.is_file():  # a FIFO or a device: reading it would block or never end
             raise InputError(f"{request.script}: not a regular file")
         _check_syntax(script)
-        if _same_interpreter(python):
-            has_torch = importlib.util.find_spec("torch") is not None
-        else:
-            has_torch = bool(_probe(python, None, cwd).get("torch"))
+        has_torch = _has_torch(python, cwd)
         root = request.root or find_root(Path(os.path.abspath(script)).parent)
     if not has_torch:
         raise InputError(f"{python} has no torch installed (use --python to pick the interpreter "

@@ -1,4 +1,8 @@
-"""`# inplace-fix: ignore` and `# inplace-fix: ignore[IPF004,IPF001]` comments.
+"""`# inplace-fix: ignore`, `# inplace-fix: ignore[IPF004,IPF001]`, `# noqa` and `# noqa: IPF004` comments.
+
+`# noqa` is read as flake8 and ruff read it: a bare `# noqa` (any case, anywhere in the
+comment) suppresses every code on its line, `# noqa: IPF004, IPF001` (commas or spaces)
+only the codes listed, so `# noqa: E501` leaves our findings alone.
 
 A suppressed finding is neither reported nor rewritten (TorchFix's users complained
 that `# noqa` was ignored and even rewritten). Only real comments count: the text
@@ -18,6 +22,9 @@ __all__ = ["MARKER", "ALL", "parse_suppressions", "is_suppressed"]
 MARKER = "inplace-fix"
 ALL: frozenset[str] = frozenset({"*"})
 _COMMENT = re.compile(r"#\s*inplace-fix\s*:\s*ignore\b(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
+# flake8's own pattern (codes are letters then digits, separated by commas and/or spaces)
+_NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_ANY_MARKER = re.compile(r"inplace-fix|noqa", re.IGNORECASE)
 
 
 class _Located(Protocol):
@@ -30,8 +37,18 @@ def _codes(match: re.Match[str]) -> frozenset[str]:
     listed = match.group("codes")
     if listed is None:
         return ALL
-    codes = frozenset(part.strip().upper() for part in listed.split(",") if part.strip())
+    codes = frozenset(part.upper() for part in re.split(r"[,\s]+", listed) if part)
     return codes or ALL
+
+
+def _comment_codes(comment: str) -> frozenset[str]:
+    """The codes one comment token suppresses (empty: none)."""
+    found: frozenset[str] = frozenset()
+    for pattern in (_COMMENT, _NOQA):
+        match = pattern.search(comment)
+        if match:
+            found |= _codes(match)
+    return found
 
 
 def parse_suppressions(text: str) -> dict[int, frozenset[str]]:
@@ -39,16 +56,16 @@ def parse_suppressions(text: str) -> dict[int, frozenset[str]]:
 
     Cheap for the common case: files without the marker are not tokenized.
     """
-    if MARKER not in text:
+    if not _ANY_MARKER.search(text):
         return {}
     found: dict[int, frozenset[str]] = {}
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             if token.type == tokenize.COMMENT:
-                match = _COMMENT.search(token.string)
-                if match:
+                codes = _comment_codes(token.string)
+                if codes:
                     line = token.start[0]
-                    found[line] = found.get(line, frozenset()) | _codes(match)
+                    found[line] = found.get(line, frozenset()) | codes
     except (tokenize.TokenError, SyntaxError):
         pass  # a file that does not tokenize is reported by the parser instead
     return found

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from inplace_fix.bulk import Job
 from inplace_fix.config import Config, load_config, resolve_rules
-from inplace_fix.discovery import Target, discover
+from inplace_fix.discovery import Target, discover, is_excluded
 from inplace_fix.errors import InputError
 from inplace_fix.lint import LintOptions
 from inplace_fix.lint import FileError
 from inplace_fix.paths import find_root, link_problem, resolve, under_root
 
-__all__ = ["WorkSet", "known_codes", "default_codes", "build_workset"]
+__all__ = ["WorkSet", "known_codes", "default_codes", "build_workset", "file_options", "config_excludes"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def build_workset(
     write: bool = False,
     min_confidence: str = "medium",
     cwd: Path | None = None,
+    force_exclude: bool = False,
 ) -> WorkSet:
     """Configs, discovery and rule selection for a run. Raises ConfigError on a bad config
     and InputError on a command-line path that is a symlink loop or a dangling symlink."""
@@ -78,6 +79,8 @@ def build_workset(
         problems.extend(FileError(path, reason) for path, reason in found.errors)
         roots = _project_roots(cwd / raw, config)
         for target in found.targets:
+            if force_exclude and config_excludes(config, target.path):
+                continue
             outside = _outside_link(target, roots) if fix else None
             if outside is not None:
                 problems.append(FileError(target.display, outside))
@@ -85,6 +88,31 @@ def build_workset(
             jobs.setdefault(resolve(target.path), (target, options))
     ordered = sorted(jobs.values(), key=lambda job: job[0].display)
     return WorkSet(jobs=tuple(ordered), problems=tuple(problems))
+
+
+def file_options(name: str, select: Sequence[str] | None, ignore: Sequence[str], *, fix: bool = False,
+                 unsafe: bool = False, min_confidence: str = "medium",
+                 cwd: Path | None = None) -> tuple[Config, LintOptions]:
+    """The config and options for one file by name (stdin's `--stdin-filename`, which need
+    not exist): the rules of the nearest pyproject.toml above where it would be."""
+    config = load_config((cwd or Path.cwd()) / name, known_codes())
+    options = LintOptions(rules=resolve_rules(config, select, ignore, default_codes()), fix=fix, unsafe=unsafe,
+                          min_confidence=min_confidence)
+    return config, options
+
+
+def config_excludes(config: Config, path: Path) -> bool:
+    """Whether `config`'s exclude globs match `path` (as named, or with its links resolved)."""
+    if not config.exclude:
+        return False
+    root = resolve(config.root)
+    for form in (Path(os.path.abspath(path)), resolve(path)):
+        try:
+            relative = form.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        return is_excluded(relative, config.exclude)
+    return False
 
 
 def _project_roots(start: Path, config: Config) -> tuple[Path, ...]:

@@ -178,6 +178,13 @@ class Rule:
     title: ClassVar[str]
     hand_fix: ClassVar[str]
     runtime_kinds: ClassVar[tuple[str, ...]] = ()
+    # The rule's page (`inplace-fix rule CODE`, docs/rules/CODE.md): what it finds and why that
+    # breaks autograd, a few sentences each; its example is `invalid[doc_example]` (so it is tested).
+    finds: ClassVar[str] = ""
+    breaks: ClassVar[str] = ""
+    doc_example: ClassVar[int] = 0
+    # an UNSAFE rule whose findings are marked SAFE where the evidence shows the rewrite changes nothing
+    safe_where_shown: ClassVar[bool] = False
 
     def candidates(self, ctx: "FileContext") -> list[Candidate]:
         """Every syntactic site, ignoring tensor evidence and context (used by `locate`)."""

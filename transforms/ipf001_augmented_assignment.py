@@ -37,6 +37,17 @@ class AugmentedAssignment(Rule):
     message: ClassVar[str] = "augmented assignment modifies a tensor in place; rebind with `x = x op y`"
     title: ClassVar[str] = "rewrite the augmented assignment out of place"
     hand_fix: ClassVar[str] = "write `x = x + y` instead of `x += y`"
+    finds: ClassVar[str] = (
+        'Augmented assignments (`x += y`, `x -= y`, `x *= y`, `x /= y`, `x @= y`, ...) whose target is a '
+        'tensor that autograd tracks: a local name, an element of a local list of tensors, or a plain '
+        'attribute.'
+    )
+    breaks: ClassVar[str] = (
+        'On a tensor, `x += y` is `x.add_(y)`: it overwrites the storage of `x` and bumps its version '
+        'counter. If an earlier operation saved `x` for its backward (relu, sigmoid, tanh, exp and '
+        'softmax save their output; mul and matmul save their inputs), `backward()` raises "one of the '
+        'variables needed for gradient computation has been modified by an inplace operation".'
+    )
     explanation: ClassVar[str] = (
         "On a tensor, `x += y` calls `x.add_(y)`: it overwrites the storage of `x` and bumps its "
         "version counter. If an earlier operation saved `x` for its backward (relu, sigmoid, tanh, "
@@ -50,6 +61,7 @@ class AugmentedAssignment(Rule):
         "when it is a plain attribute chain, so nothing with a side effect is evaluated twice."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    safe_where_shown: ClassVar[bool] = True
     unsafe_when: ClassVar[str] = (
         "The rewrite rebinds the name instead of writing into the tensor. It is safe only when the "
         "target is a local name, every assignment to it in the function creates a new tensor "

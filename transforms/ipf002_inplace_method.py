@@ -54,6 +54,16 @@ class InplaceMethod(Rule):
     message: ClassVar[str] = "in-place Tensor method; rebind with its out-of-place twin (`x = x.add(y)`)"
     title: ClassVar[str] = "call the out-of-place Tensor method and rebind the name"
     hand_fix: ClassVar[str] = "write `x = x.op(...)` instead of `x.op_(...)`"
+    finds: ClassVar[str] = (
+        'Calls of in-place Tensor methods, the ones whose name ends in `_` (`x.add_(y)`, `x.clamp_(...)`,'
+        ' `x.masked_fill_(...)`, `x.relu_()`, `x.zero_()`), on a tensor that autograd tracks.'
+    )
+    breaks: ClassVar[str] = (
+        "An in-place method writes its result into the receiver's storage and bumps its version counter. "
+        'When autograd saved that tensor for backward (the output of sigmoid, tanh, exp, softmax or relu;'
+        ' an input of mul or matmul), `backward()` fails with "modified by an inplace operation".'
+    )
+    doc_example: ClassVar[int] = 2
     explanation: ClassVar[str] = (
         "Methods ending in `_` (`add_`, `clamp_`, `masked_fill_`, `relu_`...) overwrite the tensor's "
         "storage and bump its version counter; if autograd saved that tensor (the output of "
@@ -80,6 +90,7 @@ class InplaceMethod(Rule):
         "`fill_diagonal_` and `fill_` with a tensor value are flagged only."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    safe_where_shown: ClassVar[bool] = True
     unsafe_when: ClassVar[str] = (
         "Safe only when the receiver is a local name that every assignment in the function binds to a "
         "new tensor and that is never aliased (see IPF001): then no other reference can observe the "

@@ -32,6 +32,15 @@ class InplaceFunction(Rule):
     message: ClassVar[str] = "in-place torch function; rebind with its out-of-place twin (`x = torch.relu(x)`)"
     title: ClassVar[str] = "call the out-of-place torch function and rebind the name"
     hand_fix: ClassVar[str] = "call the out-of-place function (`torch.relu(x)` instead of `torch.relu_(x)`)"
+    finds: ClassVar[str] = (
+        'Calls of in-place torch functions (`torch.relu_(x)`, `torch.sigmoid_(x)`, `torch.clamp_(x, '
+        '...)`, `F.relu_(x)`, `F.leaky_relu_(x)`) whose first argument is a tensor that autograd tracks.'
+    )
+    breaks: ClassVar[str] = (
+        'These functions overwrite their first argument and bump its version counter, so an earlier '
+        'operation that saved that tensor for backward finds it changed and `backward()` fails with '
+        '"modified by an inplace operation".'
+    )
     explanation: ClassVar[str] = (
         "`torch.relu_(x)`, `torch.sigmoid_(x)`, `F.relu_(x)`, `F.leaky_relu_(x)`... overwrite their first "
         "argument and bump its version counter, so an op that saved `x` for backward fails with "
@@ -43,6 +52,7 @@ class InplaceFunction(Rule):
         "(`from torch import relu_`: its twin is not imported)."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    safe_where_shown: ClassVar[bool] = True
     unsafe_when: ClassVar[str] = (
         "Safe only when the mutated argument is a local name that every assignment binds to a new "
         "tensor and that is never aliased (see IPF001); otherwise another reference (a parameter's "

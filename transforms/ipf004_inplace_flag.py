@@ -286,6 +286,17 @@ class InplaceFlag(Rule):
     message: ClassVar[str] = "`inplace=True` makes the activation/dropout overwrite its input; drop the flag"
     title: ClassVar[str] = "drop inplace=True"
     hand_fix: ClassVar[str] = "construct the module with `inplace=False` (or set `m.inplace = False`)"
+    finds: ClassVar[str] = (
+        '`inplace=True` on activations and dropout: `nn.ReLU(inplace=True)`, `nn.Dropout(p, True)`, '
+        '`F.relu(x, inplace=True)`, layers built through factories or config dicts with `inplace=True`, '
+        'and flags switched on after construction (`m.inplace = True`).'
+    )
+    breaks: ClassVar[str] = (
+        'With the flag the activation writes its result into its input. When that input was saved for '
+        'backward (the output of tanh, sigmoid, softmax or exp, or of another in-place activation), '
+        '`backward()` fails with "modified by an inplace operation"; when it is still read later (a '
+        'residual shortcut), the forward pass silently computes something else.'
+    )
     explanation: ClassVar[str] = (
         "`nn.ReLU(inplace=True)`, `nn.Dropout(p, True)`, `F.relu(x, inplace=True)`, `F.dropout(..., "
         "inplace=True)` and every layer built with `inplace=True` (`act_layer(inplace=True)`, config "
@@ -310,6 +321,7 @@ class InplaceFlag(Rule):
         "writes `inplace=False` at its construction, which keeps the values whatever the variable held."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    safe_where_shown: ClassVar[bool] = True
     unsafe_when: ClassVar[str] = (
         "The in-place version also changed the tensor its caller passed in; code that reads that "
         "tensor after the activation (a shortcut computed from the same input, an alias in a list) saw "

@@ -35,6 +35,17 @@ class DataAttribute(Rule):
     title: ClassVar[str] = "use .detach() instead of .data so autograd sees the write"
     hand_fix: ClassVar[str] = "use `.detach()` instead of `.data`, or make the operation visible to autograd"
     runtime_kinds: ClassVar[tuple[str, ...]] = ("silent-data-mutation",)
+    finds: ClassVar[str] = (
+        'Uses of `.data` on a tensor (`h.data`, `h.data.mul_(0.5)`, `p.data = t`). Opt-in under `scan` '
+        'and `migrate` (select it with `--select IPF005`).'
+    )
+    breaks: ClassVar[str] = (
+        '`x.data` shares storage with `x` but not its version counter, so autograd cannot see a write '
+        'made through it: no error is raised, and the gradients computed from the values it saved are '
+        "silently wrong. `x.detach()` shares the version counter, so the same write raises torch's error "
+        'instead.'
+    )
+    doc_example: ClassVar[int] = 1
     explanation: ClassVar[str] = (
         "`x.data` shares storage with `x` but not its version counter, so an in-place write through it "
         "(`h.data.mul_(0.5)`) corrupts values autograd saved and backward computes wrong gradients "

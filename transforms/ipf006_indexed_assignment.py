@@ -41,6 +41,15 @@ class IndexedAssignment(Rule):
     message: ClassVar[str] = "indexed assignment writes into a tensor in place; clone it first (`x = x.clone()`)"
     title: ClassVar[str] = "clone the tensor before the indexed assignment"
     hand_fix: ClassVar[str] = "insert `x = x.clone()` before the indexed assignment"
+    finds: ClassVar[str] = (
+        'Indexed and sliced assignments into a tensor that autograd tracks: `x[i] = v`, `x[mask] = v`, '
+        '`x[:, 0] = 0`, `x[i] += v`.'
+    )
+    breaks: ClassVar[str] = (
+        'An indexed assignment calls `x.__setitem__`, an in-place copy into the storage of `x` that bumps'
+        ' its version counter. If autograd saved `x` (the output of relu, sigmoid or softmax; an input of'
+        ' mul or matmul), `backward()` fails with "modified by an inplace operation".'
+    )
     explanation: ClassVar[str] = (
         "`x[i] = v`, `x[mask] = v`, `x[:, 0] = 0` and `x[i] += v` call `x.__setitem__`, an in-place copy "
         "into `x`'s storage that bumps its version counter. If autograd saved `x` (the output of "
@@ -55,6 +64,7 @@ class IndexedAssignment(Rule):
         "attribute changes module state)."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    safe_where_shown: ClassVar[bool] = True
     unsafe_when: ClassVar[str] = (
         "Other references to the same tensor (another name, a view such as `y = x[0]` or "
         "`x.view(...)`, a container, the caller's tensor when `x` is a parameter) saw the write before "

@@ -28,6 +28,15 @@ class OutArgument(Rule):
     message: ClassVar[str] = "`out=` writes into an existing tensor in place; assign the result instead"
     title: ClassVar[str] = "assign the result instead of writing into out="
     hand_fix: ClassVar[str] = "assign the result instead of passing `out=`"
+    finds: ClassVar[str] = (
+        'torch calls that write their result into an existing tensor through `out=` (`torch.matmul(x, w, '
+        'out=buf)`, `torch.add(a, b, out=c)`).'
+    )
+    breaks: ClassVar[str] = (
+        '`out=` resizes and overwrites the given tensor in place: if autograd saved it, `backward()` '
+        'fails with "modified by an inplace operation", and torch refuses `out=` altogether when an input'
+        ' requires grad ("functions with out=... arguments don\'t support automatic differentiation").'
+    )
     explanation: ClassVar[str] = (
         "`torch.matmul(x, w, out=buf)` resizes and overwrites `buf` in place: if autograd saved `buf`, "
         "backward fails, and out= is not differentiable when an input requires grad. Binding the "
@@ -37,6 +46,7 @@ class OutArgument(Rule):
         "attribute chain (a tuple of outputs, a subscript), `return torch.add(a, b, out=self.c)`."
     )
     safety: ClassVar[FixSafety] = FixSafety.UNSAFE
+    safe_where_shown: ClassVar[bool] = True
     unsafe_when: ClassVar[str] = (
         "A preallocated buffer exists to be reused: any other reference to it (an attribute, a "
         "container, the caller when it is a parameter, a view) saw the result before and keeps the old "

@@ -42,6 +42,17 @@ class LeafInplace(Rule):
     title: ClassVar[str] = "wrap the in-place update of the leaf in `with torch.no_grad():`"
     hand_fix: ClassVar[str] = "wrap the update in `with torch.no_grad():`"
     runtime_kinds: ClassVar[tuple[str, ...]] = ("leaf-modified",)
+    finds: ClassVar[str] = (
+        'In-place updates of a leaf tensor that requires grad outside `torch.no_grad()`: manual SGD steps'
+        ' (`w -= lr * w.grad`), initialisation (`self.weight.normal_(0, 0.02)`), in-place ops on '
+        '`nn.Parameter`s and on views of them.'
+    )
+    breaks: ClassVar[str] = (
+        'torch refuses to record an in-place change of a leaf that requires grad: it raises "a leaf '
+        'Variable that requires grad is being used in an in-place operation" (or the view-of-a-leaf form '
+        'of that error). Such updates are meant to happen outside autograd, which is what `with '
+        'torch.no_grad():` says.'
+    )
     explanation: ClassVar[str] = (
         "A leaf that requires grad (an nn.Parameter, a tensor created with requires_grad=True, "
         "`p` from `model.parameters()`) cannot be modified in place while autograd records: torch "

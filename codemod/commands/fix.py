@@ -74,7 +74,7 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0,
                      show_default=True, metavar="S", callback=_finite_timeout,
                      help="Stop the script and every process it started after S seconds (exit 3)."),
-        click.option("--python", "python", default=sys.executable, show_default="this interpreter",
+        click.option("--python", "python", default=None, show_default="this one if it has torch, else `python` on PATH",
                      metavar="PY", help="The interpreter that runs the script (it needs torch)."),
         click.option("--root", type=click.Path(exists=True, file_okay=False), default=None, metavar="DIR",
                      help="Project root: frames under it are yours, the rest is library code "
@@ -105,7 +105,7 @@ def _execute(**options: Any) -> int:
 
 
 def _execute_inner(*, script: str | None, module: str | None, script_args: tuple[str, ...], json_output: bool,
-                   steps: int, timeout: float, python: str, root: str | None, anomaly: bool, apply_fix: bool,
+                   steps: int, timeout: float, python: str | None, root: str | None, anomaly: bool, apply_fix: bool,
                    max_rounds: int, max_candidates: int, unsafe_fixes: bool) -> int:
     """Every dynamic fix is verified by re-running, so `unsafe_fixes` changes nothing with --apply:
     an aliasing rewrite that changes behaviour fails the gradient comparison and is undone."""

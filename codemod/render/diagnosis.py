@@ -185,6 +185,8 @@ def why_sentence(problem: Problem) -> str:
 def render_problem(problem: Problem, index: int, total: int, console: Console, cwd: str | None = None) -> list[str]:
     head = f"problem {index} of {total}: {problem.kind}" if total > 1 else f"problem: {problem.kind}"
     out = [console.style(head, fg="red", bold=True) + f" -- {tensor_summary(problem)}"]
+    if problem.ranks:  # a distributed run: one problem, however many workers hit it
+        out.append(f"  in rank{'s' if len(problem.ranks) > 1 else ''} {', '.join(map(str, problem.ranks))}")
     if problem.error:
         out += _wrap(problem.error, "  ", "torch: ")
     elif problem.kind == "silent-data-mutation":

@@ -8,18 +8,56 @@ SARIF uses 1-based columns counted in Unicode code points, JSON keeps 0-based.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from inplace_fix import __version__
 from inplace_fix.console import Console
 from inplace_fix.lint import FileError
 from inplace_fix.transforms.base import Finding
 
-__all__ = ["FORMATS", "render_text", "render_json", "render_github", "render_sarif"]
+if TYPE_CHECKING:
+    from inplace_fix.render.sarif_fixes import SafeFix
+
+__all__ = ["FORMATS", "render_text", "render_json", "render_github", "render_sarif", "artifact_location",
+           "help_uri", "project_repository"]
 
 FORMATS = ("text", "json", "github", "sarif")
 INFO_URI = "https://github.com/inplace-fix/inplace-fix"
+_URL_LABELS = ("repository", "source", "source code", "code", "homepage")
+
+
+def project_repository() -> str | None:
+    """The repository URL in the installed package's metadata (pyproject's [project.urls]), if any."""
+    from importlib import metadata
+
+    try:
+        entries = metadata.metadata("inplace-fix").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    urls = {}
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        urls[label.strip().lower()] = url.strip().rstrip("/")
+    return next((urls[label] for label in _URL_LABELS if urls.get(label, "").startswith("https://")), None)
+
+
+def help_uri(code: str, repository: str | None) -> str:
+    """Where the rule's page lives: docs/rules/CODE.md in the repository, else that path relative."""
+    page = f"docs/rules/{code}.md"
+    if repository and repository.startswith("https://github.com/"):
+        return f"{repository}/blob/main/{page}"
+    return page
+
+
+def artifact_location(path: str) -> dict[str, str]:
+    """A SARIF artifactLocation: a percent-encoded URI (spaces, non-ASCII), relative to %SRCROOT%
+    for a path shown relative to the current folder."""
+    if path.startswith("/"):
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(path, safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
 def _enum(value: object) -> object:
@@ -84,25 +122,47 @@ def render_github(findings: Sequence[Finding], problems: Sequence[FileError]) ->
     return "".join(line + "\n" for line in out)
 
 
-def _sarif_rule(rule: type) -> dict[str, object]:
+def _sarif_rule(rule: type, repository: str | None) -> dict[str, object]:
+    from inplace_fix.render.rules import rule_page
+
     safety = _enum(rule.safety)
-    help_text = rule.explanation
-    if getattr(rule, "unsafe_when", ""):
-        help_text += f"\n\nThe rewrite can change behaviour when: {rule.unsafe_when}"
+    page = rule_page(rule)
     return {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.message},
         "fullDescription": {"text": rule.explanation},
-        "help": {"text": help_text},
+        "helpUri": help_uri(rule.code, repository),
+        "help": {"text": page, "markdown": page},
         "defaultConfiguration": {"level": "warning", "enabled": bool(rule.bulk_default)},
         "properties": {"fixSafety": safety, "bulkDefault": bool(rule.bulk_default)},
     }
 
 
+def _sarif_fix(f: Finding, fix: "SafeFix") -> dict[str, object]:
+    r = fix.replacement
+    return {
+        "description": {"text": fix.description},
+        "artifactChanges": [{
+            "artifactLocation": artifact_location(f.path),
+            "replacements": [{
+                "deletedRegion": {"startLine": r.start_line, "startColumn": r.start_col,
+                                  "endLine": r.end_line, "endColumn": r.end_col},
+                "insertedContent": {"text": r.text},
+            }],
+        }],
+    }
+
+
 def render_sarif(findings: Sequence[Finding], problems: Sequence[FileError], rules: Sequence[type],
-                 root: Path) -> str:
-    """A SARIF 2.1.0 log with one run: rules metadata, results, and files left alone."""
+                 root: Path, fixes: "Mapping[tuple[str, int, int, str], SafeFix] | None" = None,
+                 repository: str | None = None) -> str:
+    """A SARIF 2.1.0 log with one run: rules metadata (with their pages), results (with the
+    `fixes` of safe rewrites), and files left alone. `repository` defaults to the package's."""
+    from inplace_fix.render.sarif_fixes import fix_key
+
+    repository = repository if repository is not None else project_repository()
+    fixes = fixes or {}
     index = {rule.code: i for i, rule in enumerate(rules)}
     results = []
     for f in findings:
@@ -116,25 +176,28 @@ def render_sarif(findings: Sequence[Finding], problems: Sequence[FileError], rul
             "level": "warning",
             "message": {"text": f.message},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"} if not f.path.startswith("/")
-                else {"uri": Path(f.path).as_uri()},
+                "artifactLocation": artifact_location(f.path),
                 "region": region}}],
             "properties": {"confidence": _enum(f.confidence), "fixable": f.fixable, "safety": _enum(f.safety)},
         }
         if f.code in index:
             result["ruleIndex"] = index[f.code]
+        fix = fixes.get(fix_key(f))
+        if fix is not None:
+            result["fixes"] = [_sarif_fix(f, fix)]
         results.append(result)
     notifications = [{
         "level": "error",
         "message": {"text": p.reason},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": p.path}}}],
+        "locations": [{"physicalLocation": {"artifactLocation": artifact_location(p.path)}}],
     } for p in problems]
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "inplace-fix", "version": __version__, "informationUri": INFO_URI,
-                                "rules": [_sarif_rule(rule) for rule in rules]}},
+            "tool": {"driver": {"name": "inplace-fix", "version": __version__,
+                                "informationUri": repository or INFO_URI,
+                                "rules": [_sarif_rule(rule, repository) for rule in rules]}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": root.resolve().as_uri() + "/"}},
             "columnKind": "unicodeCodePoints",
             "invocations": [{"executionSuccessful": not problems,

@@ -3,6 +3,12 @@
     PY <repo>/codemod/runtime/launch.py --report REPORT.json [--steps N] [--root DIR]
         [--anomaly] [--record REC.pt] [--compare REC.pt] [--clone-on-write] [--fd-check]
         [--no-fallback] [--overlay OVERLAY.json] -- (SCRIPT | -m MODULE) [ARGS...]
+    PY launch.py --rank-reports DIR [the same options] -- (SCRIPT | -m MODULE) [ARGS...]
+
+`-m torch.distributed.run` (torchrun) or `-m torch.distributed.launch` is not diagnosed
+itself: its workers are (ranks.py). It runs with each worker's script replaced by this
+file with --rank-reports DIR (the worker writes DIR/rank-<RANK>.json, and records to and
+compares with REC.pt.rank<RANK>), then the workers' reports are merged into REPORT.json.
 
 This process never starts another one: the follow-up runs (the anomaly fallback, the
 float64 finite-difference runs) are the engine's (inplace_fix.launcher), which owns
@@ -28,7 +34,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 USAGE = ("usage: launch.py --report REPORT.json [--steps N] [--root DIR] [--anomaly] "
          "[--record REC.pt] [--compare REC.pt] [--clone-on-write] [--fd-check] [--no-fallback] "
-         "[--overlay OVERLAY.json] "
+         "[--overlay OVERLAY.json] [--rank-reports DIR] "
          "-- (SCRIPT | -m MODULE) [ARGS...]")
 
 
@@ -47,6 +53,8 @@ class Options:
         self.dispatch_writes = False
         self.fd_nudge: float | None = None
         self.overlay: str | None = None
+        self.rank_reports: str | None = None  # a worker of a distributed launcher (ranks.py)
+        self.local_rank_arg: str | None = None  # `--local-rank=N`, which torch.distributed.launch puts first
         self.module: str | None = None
         self.script: str | None = None
         self.args: list[str] = []
@@ -57,7 +65,7 @@ def parse(argv: list[str]) -> Options:
     i = 0
     valued = {"--report": "report", "--steps": "steps", "--root": "root",
               "--record": "record", "--compare": "compare", "--fd-nudge": "fd_nudge",
-              "--overlay": "overlay"}
+              "--overlay": "overlay", "--rank-reports": "rank_reports"}
     flags = {"--anomaly": "anomaly", "--clone-on-write": "clone_on_write", "--fd-check": "fd_check"}
     while i < len(argv):
         a = argv[i]
@@ -72,6 +80,8 @@ def parse(argv: list[str]) -> Options:
             o.dispatch_writes = True
         elif a in flags:
             setattr(o, flags[a], True)
+        elif a.split("=", 1)[0] in ("--local-rank", "--local_rank") and "=" in a:
+            o.local_rank_arg = a
         elif a.split("=", 1)[0] in valued:
             key = a.split("=", 1)[0]
             if "=" in a:
@@ -100,7 +110,7 @@ def parse(argv: list[str]) -> Options:
         o.module, o.args = rest[1], rest[2:]
     else:
         o.script, o.args = rest[0], rest[1:]
-    if not o.report:
+    if not o.report and not o.rank_reports:
         raise SystemExit(f"launch.py: --report is required\n{USAGE}")
     return o
 
@@ -212,6 +222,8 @@ def _run_file(script: str) -> None:
 def _run_target(o: Options) -> None:
     import runpy
 
+    if o.local_rank_arg is not None:  # where torch.distributed.launch puts it: first after the script
+        o.args = [o.local_rank_arg, *o.args]
     if o.module is not None:
         sys.argv = [o.module] + o.args  # runpy replaces argv[0] with the file path
         sys.path.insert(0, os.getcwd())
@@ -226,6 +238,21 @@ def _run_target(o: Options) -> None:
             runpy.run_path(script, run_name="__main__")
 
 
+TEST_RUNNERS = frozenset({"pytest", "py.test", "unittest"})
+
+
+def test_runner(o: Options) -> bool:
+    """`-m pytest`, `-m unittest` or a `pytest` executable: a runner that catches every error of a
+    test, so the run must never be stopped inside one (Session.keep_running)."""
+    if o.module is not None:
+        return o.module.split(".")[0] in TEST_RUNNERS or o.module in TEST_RUNNERS
+    name = os.path.basename(o.script or "")
+    for suffix in (".exe", "-script.py", ".py"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name in TEST_RUNNERS
+
+
 def _dispatch_writes(sess):
     """The follow-up run's dispatch pass, entered beside the session's function mode."""
     import importlib
@@ -236,6 +263,43 @@ def _dispatch_writes(sess):
     return mode
 
 
+def worker_options(o: Options, root: str, folder: str) -> list[str]:
+    """This run's options for each worker of a distributed launcher (its report goes to `folder`)."""
+    out = ["--rank-reports", folder, "--steps", str(o.steps), "--root", root]
+    for flag, on in (("--anomaly", o.anomaly), ("--clone-on-write", o.clone_on_write), ("--fd-check", o.fd_check),
+                     ("--no-fallback", not o.fallback), ("--track-views", o.track_views),
+                     ("--dispatch-writes", o.dispatch_writes)):
+        out += [flag] if on else []
+    for flag, value in (("--record", o.record), ("--compare", o.compare), ("--overlay", o.overlay),
+                        ("--fd-nudge", o.fd_nudge)):
+        out += [flag, os.path.abspath(value) if flag != "--fd-nudge" else repr(value)] if value is not None else []
+    return out
+
+
+def _run_ranks(o: Options, root: str, report_mod, ranks_mod) -> int:
+    """torchrun with every worker under this runtime; their reports merged into one."""
+    report_path = os.path.abspath(o.report)
+    folder = os.path.join(os.path.dirname(report_path), f"ranks-{os.getpid()}")
+    os.makedirs(folder, exist_ok=True)
+    error, exit_code = None, None
+    try:
+        ranks_mod.run_launcher(o.module or "", o.args, os.path.abspath(__file__), worker_options(o, root, folder))
+    except SystemExit as e:
+        exit_code = e.code
+        if e.code not in (None, 0):
+            error = {"type": "SystemExit", "message": str(e.code), "traceback": ""}
+    except BaseException as e:  # ChildFailedError: a worker died before it wrote its report
+        error = _script_error(e)
+    rep = ranks_mod.merge(ranks_mod.read_ranks(folder), "-m " + (o.module or ""), {
+        "root": root, "steps": o.steps, "clone_on_write": o.clone_on_write, "anomaly": o.anomaly,
+        "fd_check": o.fd_check, "exit_code": exit_code if isinstance(exit_code, int) else None})
+    if error is not None and rep["script_error"] is None:
+        rep["script_error"] = error
+        rep["status"] = "found" if rep["problems"] else "script-error"
+    report_mod.write(report_path, rep)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         o = parse(list(sys.argv[1:] if argv is None else argv))
@@ -243,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 2
     session_mod, report_mod, recorder_mod, fd_mod, overlay_mod = _import_runtime()
-    report_path = os.path.abspath(o.report)
+    import importlib
+
+    ranks_mod = importlib.import_module(f"{RUNTIME_NAME}.ranks")
     target = o.script if o.script is not None else "-m " + (o.module or "")
     if o.root:
         root = os.path.abspath(o.root)
@@ -251,6 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         root = default_root(os.path.dirname(os.path.abspath(o.script)))
     else:
         root = default_root(os.getcwd())
+    if o.rank_reports:  # one worker of a distributed launcher: its own report and recordings
+        number = ranks_mod.rank()
+        o.report = os.path.join(o.rank_reports, f"rank-{number}.json")
+        o.record, o.compare = ranks_mod.per_rank(o.record, number), ranks_mod.per_rank(o.compare, number)
+    elif ranks_mod.is_launcher(o.module):
+        return _run_ranks(o, root, report_mod, ranks_mod)
+    report_path = os.path.abspath(o.report)
 
     reference = None
     if o.compare:
@@ -287,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
     sess = session_mod.Session(root, steps=o.steps, clone_on_write=o.clone_on_write,
                                anomaly=o.anomaly, recording=bool(o.record or o.compare),
-                               track_views=o.track_views, nudger=nudger)
+                               track_views=o.track_views, nudger=nudger, keep_running=test_runner(o))
     script_error = None
     exit_code = None
     StopRun = session_mod.StopRun
@@ -302,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         if e.code not in (None, 0):
             script_error = {"type": "SystemExit", "message": str(e.code), "traceback": ""}
     except BaseException as e:  # the script's own failure: report it, untouched
-        script_error = _script_error(e)
+        if not sess.owns(e):  # torch's error for the problem found is the finding, not a failure
+            script_error = _script_error(e)
     finally:
         if dispatch is not None:
             dispatch.__exit__(None, None, None)

@@ -167,6 +167,7 @@ class MutationTracker(TorchFunctionMode):
             reg.current_op = prev_op
             reg.pending.clear()
             kind_ = messages.classify(str(e))
+            __tracebackhide__ = True  # noqa: F841 - a failing test shows the user's line, not this frame
             if kind_ in ("leaf-modified", "view-modified") and w is not None:
                 return self.on_forward_error(kind_, e, w, func, args, kwargs, sys._getframe(1))
             raise

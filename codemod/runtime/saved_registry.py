@@ -140,6 +140,7 @@ class SavedRegistry:
             if not rec.reported:
                 rec.reported = True
                 self.on_problem("saved-tensor-modified", rec, hit)
+            __tracebackhide__ = True  # noqa: F841 - a failing test shows torch's call, not this frame
             raise RuntimeError(messages.version_message(list(t.shape), str(t.dtype).replace("torch.", ""),
                                                         t.device.type, now, rec.version, None))
         if rec.hits and not rec.reported:

@@ -4,6 +4,14 @@ Why a separate object: launch.py only deals with argv/sys.path/runpy; this holds
 run's state (problems, backward calls) and the three patched entry points of
 backward (Tensor.backward, torch.autograd.backward, torch.autograd.grad), which
 count calls, stop the script cleanly, and attach "who needs the old value".
+
+Stopping never makes a passing piece of the user's code fail. A script is stopped with
+StopRun (after --steps backward calls, or at the first problem), which unwinds to
+launch.py. A test runner (`keep_running`: pytest, unittest, the in-process tracker)
+catches every exception of a test, so there a StopRun would fail a passing test: the run
+is never stopped, there is no step limit, and a problem re-raises torch's own error
+unchanged. A StopRun that the script swallowed (an `except BaseException` of a runner we
+did not recognise) switches the session to `keep_running` for the rest of the run.
 """
 from __future__ import annotations
 
@@ -232,9 +240,13 @@ def _nodes_with_saved_records(roots: list) -> Iterator[tuple[Any, Any]]:
 class Session:
     def __init__(self, root: str, steps: int = 3, clone_on_write: bool = False,
                  anomaly: bool = False, recording: bool = False, track_views: bool = False,
-                 nudger: Any = None) -> None:
-        self.frames = frames_mod.ProjectFrames(root)
+                 nudger: Any = None, keep_running: bool = False,
+                 frames: Optional[frames_mod.ProjectFrames] = None) -> None:
+        self.frames = frames if frames is not None else frames_mod.ProjectFrames(root)
         self.steps = steps
+        self.keep_running = keep_running  # never raise StopRun (see the module docstring)
+        self._stop_raised = False  # a StopRun is unwinding (or was swallowed, if we run again)
+        self._passed: list = []  # torch's errors we let through, so launch.py knows them
         self.clone_on_write = clone_on_write
         self.anomaly = anomaly
         self.recording = recording
@@ -291,6 +303,8 @@ class Session:
 
     def _on_forward_error(self, kind: str, err: RuntimeError, w: tuple, func: Any, args: tuple,
                           kwargs: dict, frame: Any) -> Any:
+        __tracebackhide__ = True  # noqa: F841 - pytest shows the user's line, not ours
+        self._check_swallowed()
         op, rule, ts = w
         site, lib = self.frames.capture(frame, with_library=True)
         lib = strip_dispatch_frames(lib, func)
@@ -334,7 +348,40 @@ class Session:
             with torch.no_grad():
                 return func(*args, **kwargs)
         self.stopped_by = "problem"
+        if self.keep_running:
+            self._pass(err)
+            raise err
+        self._stop()
+
+    # -- stopping --------------------------------------------------------------
+    def _stop(self) -> None:
+        """Unwind the script to launch.py (only when not `keep_running`)."""
+        self._stop_raised = True
         raise StopRun()
+
+    def _check_swallowed(self) -> None:
+        """We run again after a StopRun: the script caught it, so it must not see another."""
+        if self._stop_raised:
+            self._stop_raised = False
+            self.keep_running = True
+
+    def _pass(self, err: BaseException) -> None:
+        self._passed = (self._passed + [err])[-16:]
+
+    def owns(self, exc: BaseException) -> bool:
+        """`exc` is (or was raised while handling) torch's error for a problem we recorded.
+
+        Why: under `keep_running` that error reaches the script, which may let it end the
+        run; it is the problem found, not "the script failed for another reason".
+        """
+        seen: set[int] = set()
+        cur: Optional[BaseException] = exc
+        while cur is not None and id(cur) not in seen:
+            if any(cur is err for err in self._passed):
+                return True
+            seen.add(id(cur))
+            cur = cur.__cause__ or cur.__context__
+        return False
 
     def _locate_view(self, p: Problem, t: torch.Tensor, msg: str) -> None:
         """Where the view was created: anomaly metadata of its grad_fn (walking down the
@@ -416,8 +463,10 @@ class Session:
         sess = self
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # noqa: F841 - pytest shows the user's call, not this frame
             if sess.depth:
                 return orig(*args, **kwargs)
+            sess._check_swallowed()
             roots, inputs = _roots(kind, args, kwargs)
             leaves = leaves_of(roots) if sess.recording and kind != "grad" else None
             first = len(sess.problems)
@@ -445,6 +494,10 @@ class Session:
                 sess._attach_grad_of(roots, first)
                 sess._settle_names()
                 sess.stopped_by = "problem"
+                if sess.keep_running:
+                    sess._pass(e)
+                    raise  # torch's own error, as the user's code would see it without us
+                sess._stop_raised = True
                 raise StopRun() from e
             finally:
                 sess.depth = 0
@@ -460,12 +513,12 @@ class Session:
                     sess.recorder.after_backward(roots, leaves or [])
             if len(sess.problems) > first:
                 sess._attach_grad_of(roots, first)
-                if not sess.clone_on_write:
+                if not sess.clone_on_write and not sess.keep_running:
                     sess.stopped_by = "problem"
-                    raise StopRun()
-            if sess.calls >= sess.steps:
+                    sess._stop()
+            if sess.calls >= sess.steps and not sess.keep_running:
                 sess.stopped_by = "steps"
-                raise StopRun()
+                sess._stop()
             return result
 
         wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
